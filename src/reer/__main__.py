@@ -1,0 +1,3 @@
+from reer.cli import run
+
+run()

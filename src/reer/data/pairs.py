@@ -1,0 +1,188 @@
+"""Reading (id, query, reference) pairs from JSONL, JSON or Parquet, in our shape or the published ones.
+
+Accepted row shapes:
+
+* ``id`` / ``query`` / ``reference`` (ours);
+* ``index`` / ``question`` / ``solution``;
+* ``prompt`` / ``solution`` where the solution holds ``<think>…</think>`` before the answer — only the
+  answer is kept as the reference.
+
+A malformed row is reported with file, line and field and skipped; the valid rows still load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from reer.errors import InputError
+
+
+class Pair(BaseModel):
+    id: str
+    query: str
+    reference: str
+    source: dict[str, Any] = Field(default_factory=dict, description="Provenance: dataset, licence, …")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class LoadResult:
+    pairs: list[Pair] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+_THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+_ANSWER = re.compile(r"^\s*<answer>(.*)</answer>\s*$", re.DOTALL)
+
+
+def load_pairs(path: Path) -> LoadResult:
+    """All valid pairs of a file, and a problem per malformed row."""
+    result = LoadResult()
+    seen: dict[str, int] = {}
+    for line, row in _rows(path):
+        try:
+            pair = _to_pair(row)
+        except _RowError as exc:
+            result.problems.append(RowProblem(str(path), line, exc.field, exc.message))
+            continue
+        if pair.id in seen:
+            message = f"duplicate id {pair.id!r} (first on line {seen[pair.id]}); row skipped"
+            result.problems.append(RowProblem(str(path), line, "id", message))
+            continue
+        seen[pair.id] = line
+        result.pairs.append(pair)
+    return result
+
+
+def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for pair in pairs:
+            out.write(pair.model_dump_json() + "\n")
+            count += 1
+    return count
+
+
+def _rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line or row number, raw row) for each row; unreadable files raise InputError."""
+    if not path.exists():
+        raise InputError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        yield from _parquet_rows(path)
+    elif suffix == ".json":
+        yield from _json_rows(path)
+    elif suffix in {".jsonl", ".ndjson"}:
+        yield from _jsonl_rows(path)
+    else:
+        raise InputError(f"{path}: unknown input format '{suffix}'; use .jsonl, .json or .parquet")
+
+
+class _RowError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+class _Unparsable:
+    """A JSONL line that is not JSON; reported as a row problem, not a crash."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, _Unparsable(f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, list):
+        raise InputError(f"{path}: a .json input must hold a list of rows")
+    yield from enumerate(data, start=1)
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise InputError(f"{path}: cannot read Parquet: {exc}") from exc
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def _to_pair(row: Any) -> Pair:
+    if isinstance(row, _Unparsable):
+        raise _RowError("row", row.message)
+    if not isinstance(row, dict):
+        raise _RowError("row", f"expected an object, got {type(row).__name__}")
+    if "query" in row or "reference" in row:
+        query, reference = _text(row, "query"), _text(row, "reference")
+        row_id = row.get("id")
+    elif "question" in row:
+        query, reference = _text(row, "question"), _answer_only(_text(row, "solution"), "solution")
+        row_id = row.get("index", row.get("id"))
+    elif "prompt" in row:
+        query, reference = _text(row, "prompt"), _answer_only(_text(row, "solution"), "solution")
+        row_id = row.get("id", row.get("index"))
+    else:
+        raise _RowError("query", "missing; expected id/query/reference, index/question/solution or prompt/solution")
+    if row_id is None:
+        row_id = hashlib.sha1(f"{query}\x00{reference}".encode()).hexdigest()[:12]
+    elif not isinstance(row_id, str | int) or isinstance(row_id, bool):
+        raise _RowError("id", f"must be a string or an integer, got {type(row_id).__name__}")
+    source = row.get("source") if isinstance(row.get("source"), dict) else {}
+    return Pair(id=str(row_id), query=query, reference=reference, source=source)
+
+
+def _text(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if value is None:
+        raise _RowError(name, "missing")
+    if not isinstance(value, str):
+        raise _RowError(name, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise _RowError(name, "empty")
+    return value.strip()
+
+
+def _answer_only(solution: str, name: str) -> str:
+    """Drop a leading ``<think>…</think>`` block (and unwrap ``<answer>``) from a published solution."""
+    if solution.lstrip().startswith("<think>") and "</think>" not in solution:
+        raise _RowError(name, "has <think> but no </think>: cannot tell the answer from the thinking")
+    answer = _THINK.sub("", solution, count=1)
+    wrapped = _ANSWER.match(answer)
+    answer = (wrapped.group(1) if wrapped else answer).strip()
+    if not answer:
+        raise _RowError(name, "holds no answer after the thinking block")
+    return answer

@@ -1,0 +1,33 @@
+"""`reer demo`: real Arena-Hard pairs → search → export on the embedded model, sized for a 2-core CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reer.config import ReerConfig, SearchConfig
+from reer.data.pairs import Pair, write_pairs
+from reer.data.sources import arena_hard_creative, cut_reference, looks_english
+
+# Published search settings, shrunk only where CPU time demands: fewer segments visited and shorter
+# generations. The 135M model never closes its analysis on its own, so the analysis is capped and the
+# <refine> paragraph generated after it (`analysis_tokens`). Threshold, expansions, sampling and clip stay at
+# the REER.md defaults.
+DEMO_SEARCH = {"max_steps": 2, "max_new_tokens_initial": 320, "max_new_tokens_refine": 224, "analysis_tokens": 64}
+DEMO_REFERENCE_WORDS = 200
+
+
+def demo_pairs(items: int, reference_words: int = DEMO_REFERENCE_WORDS) -> list[Pair]:
+    """The first English creative-writing pairs, references cut to whole paragraphs."""
+    english = [p for p in arena_hard_creative() if looks_english(p.query) and looks_english(p.reference)]
+    return [p.model_copy(update={"reference": cut_reference(p.reference, reference_words)}) for p in english[:items]]
+
+
+def demo_config(seed: int = 0) -> ReerConfig:
+    return ReerConfig(search=SearchConfig(**DEMO_SEARCH), seed=seed)
+
+
+def prepare_demo(out_dir: Path, items: int) -> Path:
+    """Write the demo's pairs file and return its path."""
+    path = out_dir / "pairs.jsonl"
+    write_pairs(demo_pairs(items), path)
+    return path

@@ -1,0 +1,144 @@
+"""Running the search over a file of pairs into a run directory, resuming whatever is unfinished."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reer import prompts
+from reer.backends import open_backends
+from reer.config import ReerConfig, fingerprint
+from reer.data.pairs import Pair
+from reer.errors import ConfigError, ReerError
+from reer.search.record import Step, Trajectory
+from reer.search.reer import Searcher
+from reer.store import RunStore
+
+
+@dataclass
+class RunSummary:
+    counts: dict[str, int]
+    mean_initial: float | None
+    mean_final: float | None
+    searched_now: int
+    seconds: float
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def open_run(run_dir: Path, config: ReerConfig, *, force: bool = False) -> RunStore:
+    """Open (or start) a run, refusing a configuration that differs from the one it started with."""
+    store = RunStore(run_dir)
+    new = fingerprint(config, prompts.digest())
+    old = store.get_meta("fingerprint")
+    if old is not None and old != new:
+        changed = _changed_keys(json.loads(store.get_meta("config") or "{}"), config.model_dump(mode="json"))
+        what = ", ".join(changed) if changed else "the prompt templates"
+        if not force:
+            store.close()
+            raise ConfigError(
+                f"{run_dir} was started with a different configuration (changed: {what}). Rerun with the "
+                "original settings to resume, choose a new output directory, or pass --force to continue "
+                "under the new configuration (finished trajectories are kept as they are)."
+            )
+        store.log_event("config_changed", f"{old} -> {new}; changed: {what}")
+    if old != new:
+        store.set_meta(fingerprint=new, config=config.model_dump_json(), prompts=prompts.digest())
+        (run_dir / "config.json").write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return store
+
+
+def synthesize(
+    pairs: list[Pair],
+    run_dir: Path,
+    config: ReerConfig,
+    *,
+    force: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_event: Callable[[str, Trajectory], None] | None = None,
+) -> RunSummary:
+    """Search every pair not yet finished in ``run_dir``; finished trajectories are never redone."""
+    started = time.perf_counter()
+    store = open_run(run_dir, config, force=force)
+    try:
+        conflicts = store.add_items(pairs, config.search.rollouts)
+        todo = store.unfinished()
+        if on_start:
+            on_start(len(todo))
+        if todo:
+            generator, scorer = open_backends(config)
+            searcher = Searcher(generator, scorer, config.search, seed=config.seed)
+            journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
+            for pair, trajectory in todo:
+                _run_one(searcher, journal, pair, trajectory)
+        return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
+    finally:
+        store.close()
+
+
+class _ReportingJournal:
+    """The store as the search's journal, telling a progress display about each saved stage."""
+
+    def __init__(self, store: RunStore, report: Callable[[str, Trajectory], None]) -> None:
+        self.store, self.report = store, report
+
+    def save_initial(self, trajectory: Trajectory) -> None:
+        self.store.save_initial(trajectory)
+        self.report("initial", trajectory)
+
+    def save_step(self, trajectory: Trajectory, step: Step) -> None:
+        self.store.save_step(trajectory, step)
+        self.report("step", trajectory)
+
+    def save_finish(self, trajectory: Trajectory) -> None:
+        self.store.save_finish(trajectory)
+        self.report("finish", trajectory)
+
+
+def _run_one(searcher: Searcher, journal: _ReportingJournal, pair: Pair, trajectory: Trajectory) -> None:
+    store = journal.store
+    try:
+        searcher.run(pair, trajectory, journal)
+    except ReerError:
+        raise  # a setup problem (bad template, missing model): every item would fail the same way
+    except Exception as exc:  # one bad item must not stop the run; a rerun retries it
+        trajectory.status = "failed"
+        trajectory.error = f"{type(exc).__name__}: {exc}"
+        store.mark_failed(trajectory, trajectory.error)
+        journal.report("finish", trajectory)
+
+
+def summarize(
+    store: RunStore, *, searched_now: int = 0, seconds: float = 0.0, conflicts: list[str] | None = None
+) -> RunSummary:
+    done = [t for t in store.all_trajectories() if t.status == "done"]
+    initial = [t.initial_score for t in done if t.initial_score is not None]
+    final = [t.final_score for t in done if t.final_score is not None]
+    return RunSummary(
+        counts=store.status_counts(),
+        mean_initial=statistics.fmean(initial) if initial else None,
+        mean_final=statistics.fmean(final) if final else None,
+        searched_now=searched_now,
+        seconds=seconds,
+        conflicts=conflicts or [],
+    )
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = sorted(set(old) | set(new))
+    changed: list[str] = []
+    for key in keys:
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changed.append(f"{prefix}{key}")
+    return changed

@@ -1,0 +1,289 @@
+"""The only module that speaks SQL.
+
+One writer (the synthesis process). Every completed search stage is written in its own transaction, so a
+crash or ``kill -9`` at any moment leaves each trajectory at its last completed step: nothing finished is
+lost and a rerun writes nothing twice (primary keys would refuse a duplicate rather than store it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reer.data.pairs import Pair
+from reer.search.record import Candidate, InitialTrace, Scored, Step, Trajectory
+from reer.search.text import detect_language
+from reer.store.migrations import migrate
+
+DB_NAME = "reer.sqlite"
+
+
+class RunStore:
+    def __init__(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / DB_NAME
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrate(self.db)
+
+    @classmethod
+    def open_existing(cls, run_dir: Path) -> RunStore:
+        from reer.errors import ReerError
+
+        if not (run_dir / DB_NAME).exists():
+            raise ReerError(f"{run_dir} is not a reer run directory (no {DB_NAME}); start one with `reer synthesize`")
+        return cls(run_dir)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- run metadata -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, **values: str) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
+    def log_event(self, kind: str, message: str, item_id: str | None = None, rollout: int | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO events (kind, item_id, rollout, message) VALUES (?, ?, ?, ?)",
+            (kind, item_id, rollout, message),
+        )
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
+        return [dict(r) for r in self.db.execute(sql, (kind,) if kind else ())]
+
+    # -- items --------------------------------------------------------------------------------------
+
+    def add_items(self, pairs: list[Pair], rollouts: int) -> list[str]:
+        """Register new items (and their rollouts); return ids whose stored text differs from ``pairs``."""
+        conflicts = []
+        with self._transaction() as db:
+            position = db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
+            for pair in pairs:
+                row = db.execute("SELECT query, reference FROM items WHERE id = ?", (pair.id,)).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO items (id, position, query, reference, source) VALUES (?, ?, ?, ?, ?)",
+                        (pair.id, position, pair.query, pair.reference, json.dumps(pair.source)),
+                    )
+                    position += 1
+                elif (row["query"], row["reference"]) != (pair.query, pair.reference):
+                    conflicts.append(pair.id)
+                    continue
+                db.executemany(
+                    "INSERT OR IGNORE INTO trajectories (item_id, rollout, language) VALUES (?, ?, ?)",
+                    [(pair.id, r, detect_language(pair.query)) for r in range(rollouts)],
+                )
+        return conflicts
+
+    def unfinished(self) -> list[tuple[Pair, Trajectory]]:
+        """Work left to do, in input order: everything not done and not rejected (failed is retried)."""
+        rows = self.db.execute(
+            "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
+            "WHERE t.status NOT IN ('done', 'rejected') ORDER BY i.position, t.rollout"
+        ).fetchall()
+        return [(self.pair(r["item_id"]), self.trajectory(r["item_id"], r["rollout"])) for r in rows]
+
+    def finished(self) -> Iterator[tuple[Pair, Trajectory]]:
+        rows = self.db.execute(
+            "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
+            "WHERE t.status = 'done' ORDER BY i.position, t.rollout"
+        ).fetchall()
+        for r in rows:
+            yield self.pair(r["item_id"]), self.trajectory(r["item_id"], r["rollout"])
+
+    def pair(self, item_id: str) -> Pair:
+        row = self.db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+        return Pair(id=row["id"], query=row["query"], reference=row["reference"], source=json.loads(row["source"]))
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) AS n FROM trajectories GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    def all_trajectories(self) -> list[Trajectory]:
+        keys = self.db.execute(
+            "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
+            "ORDER BY i.position, t.rollout"
+        ).fetchall()
+        return [self.trajectory(k["item_id"], k["rollout"]) for k in keys]
+
+    # -- trajectories (the search's Journal) --------------------------------------------------------
+
+    def trajectory(self, item_id: str, rollout: int) -> Trajectory:
+        row = self.db.execute(
+            "SELECT * FROM trajectories WHERE item_id = ? AND rollout = ?", (item_id, rollout)
+        ).fetchone()
+        steps = self.db.execute(
+            "SELECT * FROM steps WHERE item_id = ? AND rollout = ? ORDER BY step", (item_id, rollout)
+        ).fetchall()
+        return Trajectory(
+            item_id=item_id,
+            rollout=rollout,
+            language=row["language"],
+            status=row["status"],
+            reject_reason=row["reject_reason"],
+            error=row["error"],
+            initial=_initial(row),
+            steps=[self._step(s) for s in steps],
+            stop_reason=row["stop_reason"],
+            final_trace=row["final_trace"],
+            scored_tokens=json.loads(row["scored_tokens"] or "[]"),
+        )
+
+    def _step(self, row: sqlite3.Row) -> Step:
+        candidates = self.db.execute(
+            "SELECT * FROM candidates WHERE item_id = ? AND rollout = ? AND step = ? ORDER BY candidate",
+            (row["item_id"], row["rollout"], row["step"]),
+        ).fetchall()
+        return Step(
+            step=row["step"],
+            segment_index=row["segment_index"],
+            original=row["original"],
+            chosen=row["chosen"],
+            best_score=row["best_score"],
+            generate_seconds=row["generate_seconds"],
+            score_seconds=row["score_seconds"],
+            candidates=[
+                Candidate(
+                    raw=c["raw"],
+                    text=c["text"],
+                    dropped=c["dropped"],
+                    num_tokens=c["num_tokens"],
+                    finish_reason=c["finish_reason"],
+                    scored=_scored(c["score"], c["logprobs"]),
+                )
+                for c in candidates
+            ],
+        )
+
+    def save_initial(self, t: Trajectory) -> None:
+        i = t.initial
+        assert i is not None
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE trajectories SET status = 'running', opener = ?, initial_raw = ?, initial_trace = ?, "
+                "initial_tokens = ?, initial_finish = ?, initial_generate_seconds = ?, initial_score = ?, "
+                "initial_logprobs = ?, initial_score_seconds = ?, scored_tokens = ?, reject_reason = ?, "
+                "error = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE item_id = ? AND rollout = ?",
+                (
+                    i.opener,
+                    i.raw,
+                    i.trace,
+                    i.num_tokens,
+                    i.finish_reason,
+                    i.generate_seconds,
+                    i.scored.score if i.scored else None,
+                    _json(i.scored),
+                    i.score_seconds,
+                    json.dumps(t.scored_tokens),
+                    t.reject_reason,
+                    t.item_id,
+                    t.rollout,
+                ),
+            )
+
+    def save_step(self, t: Trajectory, step: Step) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO steps (item_id, rollout, step, segment_index, original, chosen, best_score, "
+                "generate_seconds, score_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    t.item_id,
+                    t.rollout,
+                    step.step,
+                    step.segment_index,
+                    step.original,
+                    step.chosen,
+                    step.best_score,
+                    step.generate_seconds,
+                    step.score_seconds,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO candidates (item_id, rollout, step, candidate, raw, text, dropped, num_tokens, "
+                "finish_reason, score, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        t.item_id,
+                        t.rollout,
+                        step.step,
+                        k,
+                        c.raw,
+                        c.text,
+                        c.dropped,
+                        c.num_tokens,
+                        c.finish_reason,
+                        c.scored.score if c.scored else None,
+                        _json(c.scored),
+                    )
+                    for k, c in enumerate(step.candidates)
+                ],
+            )
+            db.execute(
+                "UPDATE trajectories SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE item_id = ? AND rollout = ?",
+                (t.item_id, t.rollout),
+            )
+
+    def save_finish(self, t: Trajectory) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE trajectories SET status = ?, stop_reason = ?, final_trace = ?, reject_reason = ?, "
+                "error = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE item_id = ? AND rollout = ?",
+                (t.status, t.stop_reason, t.final_trace, t.reject_reason, t.item_id, t.rollout),
+            )
+
+    def mark_failed(self, t: Trajectory, error: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE trajectories SET status = 'failed', error = ? WHERE item_id = ? AND rollout = ?",
+                (error, t.item_id, t.rollout),
+            )
+            self.log_event("failed", error, t.item_id, t.rollout)
+
+
+def _json(scored: Scored | None) -> str | None:
+    return json.dumps(scored.token_logprobs) if scored else None
+
+
+def _scored(score: float | None, logprobs: str | None) -> Scored | None:
+    return Scored(score=score, token_logprobs=json.loads(logprobs)) if score is not None and logprobs else None
+
+
+def _initial(row: sqlite3.Row) -> InitialTrace | None:
+    if row["initial_trace"] is None:
+        return None
+    return InitialTrace(
+        opener=row["opener"],
+        raw=row["initial_raw"],
+        trace=row["initial_trace"],
+        num_tokens=row["initial_tokens"],
+        finish_reason=row["initial_finish"],
+        generate_seconds=row["initial_generate_seconds"],
+        scored=_scored(row["initial_score"], row["initial_logprobs"]),
+        score_seconds=row["initial_score_seconds"],
+    )

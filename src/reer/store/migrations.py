@@ -1,0 +1,86 @@
+"""Numbered schema migrations; ``PRAGMA user_version`` holds how many have run."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: items, their trajectories (one per rollout), search steps, candidates, events, run metadata.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        query TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE trajectories (
+        item_id TEXT NOT NULL REFERENCES items(id),
+        rollout INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        reject_reason TEXT,
+        error TEXT,
+        opener TEXT,
+        initial_raw TEXT,
+        initial_trace TEXT,
+        initial_tokens INTEGER,
+        initial_finish TEXT,
+        initial_generate_seconds REAL,
+        initial_score REAL,
+        initial_logprobs TEXT,
+        initial_score_seconds REAL,
+        scored_tokens TEXT,
+        stop_reason TEXT,
+        final_trace TEXT,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (item_id, rollout)
+    );
+    CREATE TABLE steps (
+        item_id TEXT NOT NULL,
+        rollout INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        segment_index INTEGER NOT NULL,
+        original TEXT NOT NULL,
+        chosen INTEGER,
+        best_score REAL NOT NULL,
+        generate_seconds REAL NOT NULL,
+        score_seconds REAL NOT NULL,
+        PRIMARY KEY (item_id, rollout, step),
+        FOREIGN KEY (item_id, rollout) REFERENCES trajectories(item_id, rollout)
+    );
+    CREATE TABLE candidates (
+        item_id TEXT NOT NULL,
+        rollout INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        candidate INTEGER NOT NULL,
+        raw TEXT NOT NULL,
+        text TEXT,
+        dropped TEXT,
+        num_tokens INTEGER NOT NULL,
+        finish_reason TEXT NOT NULL,
+        score REAL,
+        logprobs TEXT,
+        PRIMARY KEY (item_id, rollout, step, candidate),
+        FOREIGN KEY (item_id, rollout, step) REFERENCES steps(item_id, rollout, step)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        kind TEXT NOT NULL,
+        item_id TEXT,
+        rollout INTEGER,
+        message TEXT NOT NULL
+    );
+    """,
+]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"run database schema v{version} is newer than this reer (v{len(MIGRATIONS)}); upgrade reer")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # executescript commits first, so the script and its version bump share one explicit transaction.
+        db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")

@@ -1,0 +1,48 @@
+import pytest
+
+from reer.config import ReerConfig, load_config, parse_override
+from reer.errors import ConfigError
+
+
+def test_defaults_match_reer_md():
+    s = ReerConfig().search
+    assert (s.stop_threshold, s.max_steps, s.num_expansion, s.rollouts) == (0.25, 10, 2, 1)
+    assert (s.temperature, s.top_p, s.clip) == (0.8, 0.85, 2.0)
+    assert (s.min_segment_chars, s.min_initial_tokens) == (100, 100)
+    assert {o.text: o.weight for o in s.openers["en"]} == {
+        "Okay, I am given": 0.2,
+        "Alright, the user": 0.48,
+        "Alright": 0.32,
+    }
+    assert [o.text for o in s.openers["zh"]] == ["好的", "嗯"]
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("search:\n  max_steps: 4\n  num_expansion: 3\nseed: 7\n")
+    cfg = load_config(path, dict([parse_override("search.max_steps=2"), parse_override("scorer.model=/m")]))
+    assert cfg.search.max_steps == 2 and cfg.search.num_expansion == 3 and cfg.seed == 7
+    assert cfg.scorer_model.model == "/m" and cfg.generator.model == "smollm2-135m-instruct"
+
+
+def test_unknown_key_is_rejected_with_file_and_field(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("search:\n  max_step: 4\n")
+    with pytest.raises(ConfigError, match=r"c.yaml.*search.max_step"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("override", ["search.top_p=1.5", "search.num_expansion=0", "search.clip=-1"])
+def test_out_of_range_values_are_rejected(override):
+    with pytest.raises(ConfigError):
+        load_config(None, dict([parse_override(override)]))
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="section.field=value"):
+        parse_override("max_steps")
+
+
+def test_scorer_defaults_to_generator():
+    cfg = ReerConfig()
+    assert cfg.scorer_model is cfg.generator

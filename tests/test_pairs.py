@@ -1,0 +1,87 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from reer.data.pairs import load_pairs
+from reer.errors import InputError
+
+
+def _jsonl(path, rows):
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_our_shape_and_published_shapes(tmp_path):
+    path = _jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "a", "query": "Q1", "reference": "R1"},
+            {"index": 7, "question": "Q2", "solution": "R2"},
+            {"prompt": "Q3", "solution": "<think>\nplanning here\n</think>\n\nThe answer."},
+            {"prompt": "Q4", "solution": "<think>x</think><answer>\nWrapped.\n</answer>"},
+        ],
+    )
+    result = load_pairs(path)
+    assert result.problems == []
+    assert [(p.id, p.query, p.reference) for p in result.pairs[:2]] == [("a", "Q1", "R1"), ("7", "Q2", "R2")]
+    assert result.pairs[2].reference == "The answer."
+    assert result.pairs[3].reference == "Wrapped."
+    assert len(result.pairs[2].id) == 12  # content hash when the row has no id
+
+
+def test_malformed_rows_are_reported_with_line_and_field_and_valid_rows_still_load(tmp_path):
+    path = _jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "ok1", "query": "Q", "reference": "R"},
+            "{not json",
+            {"id": "no-ref", "query": "Q"},
+            {"id": "bad-type", "query": 5, "reference": "R"},
+            {"id": "empty", "query": "  ", "reference": "R"},
+            {"id": "ok1", "query": "Q again", "reference": "R"},
+            {"prompt": "Q", "solution": "<think>never closed"},
+            {"something": "else"},
+            [1, 2],
+            {"id": "ok2", "query": "Q", "reference": "R"},
+        ],
+    )
+    result = load_pairs(path)
+    assert [p.id for p in result.pairs] == ["ok1", "ok2"]
+    found = {(pr.line, pr.field) for pr in result.problems}
+    assert found == {
+        (2, "row"),
+        (3, "reference"),
+        (4, "query"),
+        (5, "query"),
+        (6, "id"),
+        (7, "solution"),
+        (8, "query"),
+        (9, "row"),
+    }
+    assert str(result.problems[0]).startswith(f"{path}:2: row: not valid JSON")
+
+
+def test_json_list_and_parquet(tmp_path):
+    rows = [{"id": "a", "query": "Q", "reference": "R"}, {"id": "b", "query": "Q", "reference": None}]
+    (tmp_path / "p.json").write_text(json.dumps(rows))
+    result = load_pairs(tmp_path / "p.json")
+    assert [p.id for p in result.pairs] == ["a"] and result.problems[0].line == 2
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "p.parquet")
+    result = load_pairs(tmp_path / "p.parquet")
+    assert [p.id for p in result.pairs] == ["a"] and (result.problems[0].line, result.problems[0].field) == (
+        2,
+        "reference",
+    )
+
+
+def test_unreadable_files_raise_input_error(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_pairs(tmp_path / "missing.jsonl")
+    (tmp_path / "p.csv").write_text("a,b")
+    with pytest.raises(InputError, match="unknown input format"):
+        load_pairs(tmp_path / "p.csv")
+    (tmp_path / "p.json").write_text('{"id": 1}')
+    with pytest.raises(InputError, match="list of rows"):
+        load_pairs(tmp_path / "p.json")

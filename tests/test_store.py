@@ -1,0 +1,83 @@
+import sqlite3
+
+import pytest
+
+from reer.config import ReerConfig, load_config
+from reer.errors import ConfigError, ReerError
+from reer.search.runner import open_run, synthesize
+from reer.store import RunStore
+
+FAKE = {"generator.backend": "fake", "search.stop_threshold": 0.0, "search.max_steps": 3}
+
+
+def test_schema_is_versioned_and_wal(tmp_path):
+    store = RunStore(tmp_path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    RunStore(tmp_path).close()  # reopening does not re-run migrations
+
+
+def test_newer_schema_is_refused(tmp_path):
+    RunStore(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "reer.sqlite")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        RunStore(tmp_path)
+
+
+def test_items_are_added_once_and_conflicts_reported(tmp_path, pair):
+    store = RunStore(tmp_path)
+    assert store.add_items([pair], rollouts=2) == []
+    assert store.add_items([pair], rollouts=2) == []
+    changed = pair.model_copy(update={"reference": "different"})
+    assert store.add_items([changed], rollouts=2) == [pair.id]
+    assert store.status_counts() == {"pending": 2}
+    assert store.pair(pair.id).reference == pair.reference
+
+
+def test_synthesize_resumes_without_redoing_finished_work(tmp_path, pair):
+    config = load_config(None, FAKE)
+    first = synthesize([pair], tmp_path, config)
+    assert first.counts == {"done": 1} and first.searched_now == 1
+    second = synthesize([pair], tmp_path, config)
+    assert second.searched_now == 0 and second.counts == {"done": 1}
+    other = pair.model_copy(update={"id": "second"})
+    third = synthesize([pair, other], tmp_path, config)
+    assert third.searched_now == 1 and third.counts == {"done": 2}
+    assert third.mean_final < third.mean_initial
+
+
+def test_changed_config_is_refused_unless_forced(tmp_path, pair):
+    synthesize([pair], tmp_path, load_config(None, FAKE))
+    changed = load_config(None, {**FAKE, "search.num_expansion": 3})
+    with pytest.raises(ConfigError, match=r"search\.num_expansion.*--force"):
+        synthesize([pair], tmp_path, changed)
+    summary = synthesize([pair], tmp_path, changed, force=True)
+    assert summary.counts == {"done": 1}
+    store = RunStore(tmp_path)
+    assert [e["kind"] for e in store.events()] == ["config_changed"]
+    assert '"num_expansion":3' in store.get_meta("config")
+
+
+def test_failed_items_are_recorded_and_retried(tmp_path, pair):
+    config = load_config(None, FAKE)
+    store = open_run(tmp_path, config)
+    store.add_items([pair], 1)
+    t = store.trajectory(pair.id, 0)
+    store.mark_failed(t, "RuntimeError: boom")
+    assert store.trajectory(pair.id, 0).error == "RuntimeError: boom"
+    store.close()
+    assert synthesize([pair], tmp_path, config).counts == {"done": 1}
+
+
+def test_open_existing_needs_a_run(tmp_path):
+    with pytest.raises(ReerError, match="not a reer run directory"):
+        RunStore.open_existing(tmp_path)
+
+
+def test_config_is_saved_with_the_run(tmp_path, pair):
+    synthesize([pair], tmp_path, load_config(None, FAKE))
+    saved = ReerConfig.model_validate_json((tmp_path / "config.json").read_text())
+    assert saved.generator.backend == "fake" and saved.search.max_steps == 3

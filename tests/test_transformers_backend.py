@@ -1,0 +1,133 @@
+"""The transformers backend against direct computations with the same model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reer.backends.base import GenerationRequest, Sampling, ScoreRequest
+from reer.backends.render import render_scored
+from reer.backends.transformers_backend import TransformersBackend
+from reer.config import ModelConfig
+from reer.errors import ModelNotFoundError, TemplateError
+from reer.search.scoring import score_request
+from tests.conftest import LONG_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_model_dir):
+    return TransformersBackend(ModelConfig(model=str(tiny_model_dir), device="cpu"))
+
+
+def direct_logprobs(backend, request):
+    """Full forward over the whole string, full-vocabulary log-softmax, tokens overlapping the span."""
+    text, (start, end) = render_scored(backend.tokenizer, request.messages, request.span)
+    enc = backend.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+    ids = enc["input_ids"]
+    with torch.no_grad():
+        logprobs = torch.log_softmax(backend.model(torch.tensor([ids])).logits[0].float(), -1)
+    picked = [j for j, (s, e) in enumerate(enc["offset_mapping"]) if s < end and e > start]
+    return (
+        [logprobs[j - 1, ids[j]].item() for j in picked],
+        text,
+        (start, end),
+        [enc["offset_mapping"][j] for j in picked],
+    )
+
+
+@pytest.mark.parametrize("backend_name", ["tiny", "smollm"])
+def test_span_scores_equal_direct_computation(request, backend_name):
+    backend = request.getfixturevalue(backend_name)
+    req = score_request("en", "Write a story about a lighthouse keeper.", "I should open with silence.", LONG_REFERENCE)
+    result = backend.score([req])[0]
+    expected, text, (start, end), offsets = direct_logprobs(backend, req)
+    assert len(result.token_logprobs) == len(expected) > 50
+    assert max(abs(a - b) for a, b in zip(result.token_logprobs, expected, strict=True)) < 1e-5
+    assert "".join(result.tokens) == text[offsets[0][0] : offsets[-1][1]]
+    assert text[start:end] in "".join(result.tokens)
+    assert result.context_tokens > 0
+
+
+def test_token_straddling_the_span_start_belongs_to_the_span(tiny):
+    content = "<think>\nx\n</think>\n<answer>\nunbelievably wonderful\n</answer>"
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": content}]
+    end = content.index("\n</answer>")
+    text, _ = render_scored(tiny.tokenizer, messages, (0, 0))
+    offset = text.rindex(content)
+    offsets = tiny.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+    s, e = next((s, e) for s, e in offsets if s >= offset + content.index("unbelievably") and e - s >= 3)
+    inside = tiny.score([ScoreRequest(messages=messages, span=(s - offset + 1, end))])[0]
+    aligned = tiny.score([ScoreRequest(messages=messages, span=(s - offset, end))])[0]
+    # A span starting inside a token scores that whole token, exactly as a span starting at the token does.
+    assert inside.tokens[0] == text[s:e]
+    assert inside.tokens == aligned.tokens and inside.token_logprobs == aligned.token_logprobs
+    just_after = tiny.score([ScoreRequest(messages=messages, span=(e - offset, end))])[0]
+    assert just_after.tokens == aligned.tokens[1:]
+
+
+def test_template_that_drops_thinking_is_caught(tiny):
+    tok = tiny.tokenizer
+    original = tok.chat_template
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content.split('</think>')[-1] }}<|im_end|>\n{% endfor %}"
+    )
+    try:
+        req = score_request("en", "q", "thinking", LONG_REFERENCE)
+        with pytest.raises(TemplateError, match="dropped the <think> block"):
+            tiny.score([req])
+    finally:
+        tok.chat_template = original
+
+
+def test_generation_stops_at_stop_string_and_is_seeded(smollm):
+    sampling = Sampling(temperature=0.8, top_p=0.85, max_new_tokens=60, stop=(".",), seed=5)
+    req = GenerationRequest(
+        messages=[{"role": "user", "content": "Describe the sea in two sentences."}],
+        sampling=sampling,
+        prefill="The sea",
+        n=2,
+    )
+    first = smollm.generate([req])[0]
+    assert len(first) == 2
+    for g in first:
+        assert g.finish_reason == "stop" and "." not in g.text and 0 < g.num_tokens < 60
+    assert smollm.generate([req])[0] == first
+
+
+def test_length_limit_is_reported(smollm):
+    req = GenerationRequest(
+        messages=[{"role": "user", "content": "Write a long essay about rivers."}],
+        sampling=Sampling(0.8, 0.85, 8, seed=1),
+    )
+    [[g]] = smollm.generate([req])
+    assert g.finish_reason == "length" and g.num_tokens == 8
+
+
+def test_missing_models_fail_clearly(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no config.json"):
+        TransformersBackend(ModelConfig(model=str(tmp_path)))
+    with pytest.raises(ModelNotFoundError, match="nothing is downloaded"):
+        TransformersBackend(ModelConfig(model="nobody/no-such-model-xyz"))
+
+
+def test_cached_conversion_matches_the_gguf(embedded_dir, smollm):
+    """The safetensors cache holds exactly the weights transformers reads from the GGUF."""
+    from transformers import AutoModelForCausalLM
+
+    from reer.backends.models import EMBEDDED_GGUF, _embedded_gguf_dir
+
+    gguf = AutoModelForCausalLM.from_pretrained(_embedded_gguf_dir(), gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
+    ids = torch.tensor([smollm.tokenizer("The lighthouse keeper").input_ids])
+    with torch.no_grad():
+        assert torch.allclose(gguf(ids).logits, smollm.model(ids).logits, atol=1e-5)
+    assert (embedded_dir / "model.safetensors").exists()
+
+
+def test_cache_dir_respects_environment(monkeypatch, tmp_path):
+    from reer.cache import cache_dir
+
+    monkeypatch.delenv("REER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "reer"
+    monkeypatch.setenv("REER_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
