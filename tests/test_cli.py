@@ -42,8 +42,10 @@ def pairs_file(tmp_path, pair):
 @needs_eval_framework
 def test_pairs_writes_real_loadable_pairs(tmp_path):
     out = tmp_path / "p.jsonl"
-    result = runner.invoke(app, ["pairs", "arena-hard-creative", "-n", "3", "-o", str(out), "--english-only",
-                                 "--max-reference-words", "120"])
+    result = runner.invoke(
+        app,
+        ["pairs", "arena-hard-creative", "-n", "3", "-o", str(out), "--english-only", "--max-reference-words", "120"],
+    )
     assert result.exit_code == 0, result.output
     loaded = load_pairs(out)
     assert len(loaded.pairs) == 3 and loaded.problems == []
@@ -80,8 +82,9 @@ def test_changed_config_exits_1_with_advice(tmp_path, fake_config, pairs_file):
     assert result.returncode == 1
     assert "changed: search.max_steps" in result.stderr and "--force" in result.stderr
     assert "Traceback" not in result.stderr
-    forced = reer("synthesize", str(pairs_file), "-o", str(run_dir), "-c", str(fake_config), "--max-steps", "1",
-                  "--force")
+    forced = reer(
+        "synthesize", str(pairs_file), "-o", str(run_dir), "-c", str(fake_config), "--max-steps", "1", "--force"
+    )
     assert forced.returncode == 3  # only the malformed row is left to complain about
 
 

@@ -19,8 +19,14 @@ from tests.test_search import Memory
 from tests.test_sources import pytestmark as needs_eval_framework
 
 # Small enough for a 2-core CPU; the 135M model needs its analysis capped to produce <refine> at all.
-SMALL = {"max_steps": 2, "max_new_tokens_initial": 200, "max_new_tokens_refine": 128, "analysis_tokens": 32,
-         "min_initial_tokens": 50, "min_segment_chars": 60}
+SMALL = {
+    "max_steps": 2,
+    "max_new_tokens_initial": 200,
+    "max_new_tokens_refine": 128,
+    "analysis_tokens": 32,
+    "min_initial_tokens": 50,
+    "min_segment_chars": 60,
+}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,9 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
     process.send_signal(signal.SIGKILL)
     process.wait()
     db = sqlite3.connect(run_dir / "reer.sqlite")
-    before = db.execute("SELECT item_id, step, original, chosen, best_score FROM steps ORDER BY item_id, step").fetchall()
+    before = db.execute(
+        "SELECT item_id, step, original, chosen, best_score FROM steps ORDER BY item_id, step"
+    ).fetchall()
     cands_before = db.execute("SELECT item_id, step, candidate, raw, score FROM candidates ORDER BY 1, 2, 3").fetchall()
     statuses = dict(db.execute("SELECT item_id, status FROM trajectories").fetchall())
     db.close()
@@ -91,7 +99,9 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
     finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert finished.returncode == 0, finished.stderr
     db = sqlite3.connect(run_dir / "reer.sqlite")
-    after = db.execute("SELECT item_id, step, original, chosen, best_score FROM steps ORDER BY item_id, step").fetchall()
+    after = db.execute(
+        "SELECT item_id, step, original, chosen, best_score FROM steps ORDER BY item_id, step"
+    ).fetchall()
     assert after[: len(before)] == before  # finished steps were kept as they were, not redone
     cands_after = db.execute("SELECT item_id, step, candidate, raw, score FROM candidates ORDER BY 1, 2, 3").fetchall()
     assert cands_after[: len(cands_before)] == cands_before
@@ -105,8 +115,9 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
         assert steps <= 3, item_id
 
     out = tmp_path / "out.jsonl"
-    exported = subprocess.run([sys.executable, "-m", "reer", "export", str(run_dir), "-o", str(out)],
-                              capture_output=True, text=True)
+    exported = subprocess.run(
+        [sys.executable, "-m", "reer", "export", str(run_dir), "-o", str(out)], capture_output=True, text=True
+    )
     assert exported.returncode == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == list(statuses.values()).count("done")

@@ -108,8 +108,12 @@ def test_candidates_without_refine_tag_are_dropped_and_recorded(pair):
 
 
 def test_capped_analysis_is_closed_and_the_paragraph_generated(pair):
-    backend = Scripted(INITIAL, [["a long analysis that rambles on", "short analysis"]],
-                       score_by_words([("fresh", 1.0)]), paragraphs=["fresh take " * 20, "other take " * 20])
+    backend = Scripted(
+        INITIAL,
+        [["a long analysis that rambles on", "short analysis"]],
+        score_by_words([("fresh", 1.0)]),
+        paragraphs=["fresh take " * 20, "other take " * 20],
+    )
     t, _ = _search(backend, pair, max_steps=1, analysis_tokens=64, max_new_tokens_refine=200)
     analyse, *follow_ups = backend.requests[1:]
     assert analyse.sampling.max_new_tokens == 64 and analyse.sampling.stop == ("</analyze>",) and analyse.n == 2

@@ -131,3 +131,16 @@ def test_cache_dir_respects_environment(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "xdg" / "reer"
     monkeypatch.setenv("REER_CACHE_DIR", str(tmp_path / "mine"))
     assert cache_dir() == tmp_path / "mine"
+
+
+def test_generator_and_scorer_share_one_model_unless_configured_apart(tiny_model_dir, smollm):
+    from reer.backends import open_backends
+    from reer.config import ReerConfig
+
+    same = ReerConfig(generator=ModelConfig(device="cpu"))
+    generator, scorer = open_backends(same)
+    assert generator is scorer and generator.model is smollm.model  # loaded once per process
+    apart = ReerConfig(generator=ModelConfig(device="cpu"), scorer=ModelConfig(model=str(tiny_model_dir), device="cpu"))
+    generator, scorer = open_backends(apart)
+    assert generator is not scorer and scorer.model.config.num_hidden_layers == 2
+    assert generator.model.config.num_hidden_layers == 30

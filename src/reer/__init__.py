@@ -1,0 +1,26 @@
+"""reer — reverse-engineered reasoning (REER) for open-ended writing.
+
+The public API is small: load pairs, configure, synthesize into a run directory, export.
+
+    from reer import load_config, load_pairs, synthesize, export_jsonl
+"""
+
+from reer.config import ReerConfig, SearchConfig, load_config
+from reer.data.pairs import Pair, load_pairs
+from reer.export import export_jsonl
+from reer.search import Searcher, Trajectory, synthesize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Pair",
+    "ReerConfig",
+    "SearchConfig",
+    "Searcher",
+    "Trajectory",
+    "__version__",
+    "export_jsonl",
+    "load_config",
+    "load_pairs",
+    "synthesize",
+]

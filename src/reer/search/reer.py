@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reer import prompts
-from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer
+from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer, ScoreRequest
 from reer.config import SearchConfig
 from reer.data.pairs import Pair
 from reer.search.record import Candidate, InitialTrace, Scored, Step, Trajectory
@@ -97,13 +97,7 @@ class Searcher:
         chooser = random.Random(derive_seed(self.seed, pair.id, trajectory.rollout, "opener"))
         opener = chooser.choices([o.text for o in options], weights=[o.weight for o in options])[0]
         request = GenerationRequest(
-            messages=[
-                {"role": "system", "content": prompts.render(lang, "system")},
-                {
-                    "role": "user",
-                    "content": prompts.render(lang, "initial", query=pair.query, reference=pair.reference),
-                },
-            ],
+            messages=_chat(lang, "initial", query=pair.query, reference=pair.reference),
             prefill="<think>\n" + opener,
             sampling=self._sampling(
                 self.config.max_new_tokens_initial, "</think>", pair.id, trajectory.rollout, "initial"
@@ -152,21 +146,15 @@ class Searcher:
         lang = trajectory.language
         before, after = segments[:index], segments[index + 1 :]
         empty = prompts.render(lang, "empty")
-        messages = [
-            {"role": "system", "content": prompts.render(lang, "system")},
-            {
-                "role": "user",
-                "content": prompts.render(
-                    lang,
-                    "refine",
-                    query=pair.query,
-                    reference=pair.reference,
-                    segment=segments[index],
-                    before=join_segments(before) or empty,
-                    after=join_segments(after) or empty,
-                ),
-            },
-        ]
+        messages = _chat(
+            lang,
+            "refine",
+            query=pair.query,
+            reference=pair.reference,
+            segment=segments[index],
+            before=join_segments(before) or empty,
+            after=join_segments(after) or empty,
+        )
         started = time.perf_counter()
         candidates = self._sample_candidates(messages, pair.id, trajectory.rollout, index, lang)
         generated = time.perf_counter()
@@ -181,8 +169,7 @@ class Searcher:
 
         incumbent = trajectory.best()
         assert incumbent is not None
-        chosen = self._choose(candidates, incumbent.score)
-        best_score = candidates[chosen].scored.score if chosen is not None else incumbent.score  # type: ignore[union-attr]
+        chosen, best_score = self._choose(candidates, incumbent.score)
         return Step(
             step=index,
             segment_index=index,
@@ -249,13 +236,13 @@ class Searcher:
         )
 
     @staticmethod
-    def _choose(candidates: list[Candidate], incumbent: float) -> int | None:
-        """The best candidate if it *strictly* beats the incumbent, else None (keep the original)."""
+    def _choose(candidates: list[Candidate], incumbent: float) -> tuple[int | None, float]:
+        """The best candidate and its score if it *strictly* beats the incumbent, else (None, incumbent)."""
         scored = [(c.scored.score, i) for i, c in enumerate(candidates) if c.scored is not None]
-        if not scored:
-            return None
-        score, index = min(scored)
-        return index if score < incumbent else None
+        if scored and min(scored)[0] < incumbent:
+            score, index = min(scored)
+            return index, score
+        return None, incumbent
 
     def _stop_reason(self, trajectory: Trajectory, n_segments: int) -> str:
         if self._below_threshold(trajectory):
@@ -264,7 +251,7 @@ class Searcher:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _score_request(self, pair: Pair, language: str, trace: str):  # noqa: ANN202
+    def _score_request(self, pair: Pair, language: str, trace: str) -> ScoreRequest:
         return score_request(
             language,
             pair.query,
@@ -282,3 +269,11 @@ class Searcher:
             stop=(stop,),
             seed=derive_seed(self.seed, *seed_parts),
         )
+
+
+def _chat(language: str, template: str, **values: str) -> list[dict[str, str]]:
+    """A plain system message and one user turn filled from a prompt template."""
+    return [
+        {"role": "system", "content": prompts.render(language, "system")},
+        {"role": "user", "content": prompts.render(language, template, **values)},
+    ]

@@ -1,0 +1,23 @@
+"""The README's main command, for real: `reer demo` on real Arena-Hard pairs with the embedded model."""
+
+import json
+import subprocess
+import sys
+
+from reer.data.pairs import load_pairs
+from tests.conftest import needs_embedded
+from tests.test_sources import pytestmark as needs_eval_framework
+
+
+@needs_embedded
+@needs_eval_framework
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "reer", "demo", "-o", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(load_pairs(out / "pairs.jsonl").pairs) == 4
+    rows = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
+    assert rows, "every demo item was rejected"
+    for row in rows:
+        assert row["thinking"] and row["final_score"] <= row["initial_score"]
+    assert "trajectories:" in result.stdout and "reer status" in result.stdout
