@@ -62,11 +62,15 @@ def test_full_search_on_the_real_model(smollm, real_pairs):
     assert clipped_score(again.token_logprobs) == pytest.approx(t.final_score, abs=1e-5)
 
 
-def _db_state(db_path):
-    db = sqlite3.connect(db_path)
+def _saved_steps(db_path):
+    """Steps saved so far, read without ever creating the database (the run creates it)."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return 0
     try:
         return db.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError:  # not created yet, or its schema not yet written
         return 0
     finally:
         db.close()
@@ -82,7 +86,7 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
 
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 400
-    while _db_state(run_dir / "reer.sqlite") < 1 and process.poll() is None and time.monotonic() < deadline:
+    while _saved_steps(run_dir / "reer.sqlite") < 1 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
