@@ -5,11 +5,20 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.reer-installed
+LLAMA_STAMP := $(VENV)/.reer-llamacpp
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup setup-llamacpp demo test bench lint format clean
 
 setup: $(STAMP)
+
+# The optional llama.cpp generator (the demo uses it when present). It compiles from source once, about
+# 8 minutes on 2 cores; pip keeps the built wheel in its cache, so later installs take seconds.
+setup-llamacpp: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP): $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e ".[dev,llamacpp]"
+	touch $(LLAMA_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +32,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/reer demo --output reer-demo
 
-test: setup
+test: setup-llamacpp
 	$(PY) -m pytest
+
+bench: setup-llamacpp
+	$(PY) -m bench
 
 lint: setup
 	$(VENV)/bin/ruff check src tests

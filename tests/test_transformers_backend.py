@@ -144,3 +144,15 @@ def test_generator_and_scorer_share_one_model_unless_configured_apart(tiny_model
     generator, scorer = open_backends(apart)
     assert generator is not scorer and scorer.model.config.num_hidden_layers == 2
     assert generator.model.config.num_hidden_layers == 30
+
+
+def test_batched_generation_of_different_prompts_matches_one_by_one(tiny):
+    """Left padding must not change what a prompt generates: greedy, batched == alone."""
+    requests = [
+        GenerationRequest(messages=[{"role": "user", "content": text}], sampling=Sampling(0.0, 1.0, 12), n=n)
+        for text, n in [("Short prompt.", 1), ("A much longer prompt about lighthouses, keepers and the sea.", 2)]
+    ]
+    batched = tiny.generate(requests)
+    alone = [tiny.generate([r])[0] for r in requests]
+    assert [len(b) for b in batched] == [1, 2]
+    assert batched == alone

@@ -77,6 +77,9 @@ def synthesize(
     max_steps: Annotated[int | None, typer.Option(help="Segments refined per item (REER default 10).")] = None,
     num_expansion: Annotated[int | None, typer.Option(help="Candidates per segment (REER default 2).")] = None,
     stop_threshold: Annotated[float | None, typer.Option(help="Stop below this score (REER default 0.25).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Items searched at once, their model calls batched together (default 1).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Use only the first N valid pairs.")] = None,
     force: Annotated[bool, typer.Option(help="Continue a run whose configuration changed.")] = False,
 ) -> None:
@@ -87,6 +90,7 @@ def synthesize(
         config,
         set_,
         seed=seed,
+        concurrency=concurrency,
         **{
             "search.max_steps": max_steps,
             "search.num_expansion": num_expansion,

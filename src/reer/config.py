@@ -37,6 +37,7 @@ class ModelConfig(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Compute dtype; fp32 is fastest on CPUs without bf16 units."
     )
+    context_length: int = Field(8192, ge=256, description="Context window (llama.cpp allocates it up front).")
 
 
 class Opener(StrictModel):
@@ -105,6 +106,12 @@ class ReerConfig(StrictModel):
     scorer: ModelConfig | None = Field(None, description="Defaults to the generator (one shared model).")
     search: SearchConfig = Field(default_factory=SearchConfig)
     seed: int = Field(0, description="Seeds every random choice; a rerun with the same seed repeats a run.")
+    concurrency: int = Field(
+        1,
+        ge=1,
+        description="Items searched at once; their model calls are batched together. Not part of the "
+        "run fingerprint: a run may resume with a different value.",
+    )
 
     @property
     def scorer_model(self) -> ModelConfig:
@@ -155,5 +162,6 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
-    payload = json.dumps({"config": config.model_dump(mode="json"), "prompts": prompts_digest}, sort_keys=True)
+    settings = config.model_dump(mode="json", exclude={"concurrency"})
+    payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -26,6 +26,7 @@ from reer.errors import BackendError
 
 BACKENDS: dict[str, str] = {
     "transformers": "reer.backends.transformers_backend:TransformersBackend",
+    "llamacpp": "reer.backends.llamacpp_backend:LlamaCppBackend",
     "fake": "reer.backends.fake:FakeBackend",
 }
 

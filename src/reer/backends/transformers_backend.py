@@ -8,7 +8,8 @@ import torch
 
 from reer.backends.base import Generation, GenerationRequest, ScoreRequest, ScoreResult, cut_at_stop
 from reer.backends.models import load_model
-from reer.backends.render import render_prompt, render_scored
+from reer.backends.render import render_prompt
+from reer.backends.span_scorer import SpanScorer
 from reer.config import ModelConfig
 
 
@@ -18,36 +19,57 @@ class TransformersBackend:
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self.model, self.tokenizer = load_model(config)
+        self.scorer = SpanScorer(self.model, self.tokenizer)
 
     @property
     def device(self) -> torch.device:
         return self.model.device
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Generation]]:
-        return [self._generate(request) for request in requests]
+        """All requests that share sampling settings run as one left-padded batch (``n`` rows each).
+
+        A batch is seeded with its first request's seed, so a request's samples are reproducible for the
+        same batch composition; cross-item batching trades bit-for-bit reproducibility for throughput.
+        """
+        results: list[list[Generation]] = [[] for _ in requests]
+        groups: dict[tuple, list[int]] = {}
+        for index, request in enumerate(requests):
+            s = request.sampling
+            groups.setdefault((s.temperature, s.top_p, s.max_new_tokens, s.stop), []).append(index)
+        for indices in groups.values():
+            rows = self._generate_batch([requests[i] for i in indices])
+            for i in indices:
+                results[i], rows = rows[: requests[i].n], rows[requests[i].n :]
+        return results
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
-        return [self._score(request) for request in requests]
+        return self.scorer.score(requests)
 
     @torch.inference_mode()
-    def _generate(self, request: GenerationRequest) -> list[Generation]:
-        sampling = request.sampling
-        prompt = render_prompt(self.tokenizer, request.messages, request.prefill)
-        input_ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self.device)
+    def _generate_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
+        sampling = requests[0].sampling
+        prompts = [
+            self.tokenizer(render_prompt(self.tokenizer, r.messages, r.prefill), add_special_tokens=False).input_ids
+            for r in requests
+        ]
+        rows = [ids for ids, r in zip(prompts, requests, strict=True) for _ in range(r.n)]
+        width = max(map(len, rows))
+        pad = self.tokenizer.eos_token_id
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
         output = self.model.generate(
             input_ids,
-            attention_mask=torch.ones_like(input_ids),
+            attention_mask=mask,
             max_new_tokens=sampling.max_new_tokens,
-            num_return_sequences=request.n,
             stop_strings=list(sampling.stop) or None,
             tokenizer=self.tokenizer,
-            pad_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=pad,
             **(sample if sampling.temperature > 0 else {"do_sample": False}),
         )
-        return [self._decode(row, sampling.stop) for row in output[:, input_ids.shape[1] :].tolist()]
+        return [self._decode(row, sampling.stop) for row in output[:, width:].tolist()]
 
     def _decode(self, token_ids: list[int], stops: Sequence[str]) -> Generation:
         eos = self.tokenizer.eos_token_id
@@ -57,21 +79,3 @@ class TransformersBackend:
         text, stopped = cut_at_stop(self.tokenizer.decode(token_ids, skip_special_tokens=True), stops)
         reason = "stop" if stopped else "eos" if ended else "length"
         return Generation(text=text, num_tokens=len(token_ids), finish_reason=reason)
-
-    @torch.inference_mode()
-    def _score(self, request: ScoreRequest) -> ScoreResult:
-        text, (start, end) = render_scored(self.tokenizer, request.messages, request.span)
-        encoded = self.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
-        ids = encoded["input_ids"]
-        scored = [j for j, (s, e) in enumerate(encoded["offset_mapping"]) if s < end and e > start and j > 0]
-        if not scored:
-            raise ValueError(f"the span {request.span} covers no token")
-        # Logits only at the positions that predict a scored token: the vocabulary head is a large part
-        # of the cost of a small model, and the rest of the sequence needs none.
-        positions = torch.tensor(scored, device=self.device) - 1
-        logits = self.model(torch.tensor([ids], device=self.device), logits_to_keep=positions).logits[0]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        targets = torch.tensor([ids[j] for j in scored], device=self.device)
-        values = logprobs.gather(1, targets[:, None])[:, 0].tolist()
-        tokens = [text[s:e] for s, e in (encoded["offset_mapping"][j] for j in scored)]
-        return ScoreResult(token_logprobs=values, tokens=tokens, context_tokens=scored[0])

@@ -6,12 +6,14 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reer import prompts
 from reer.backends import open_backends
+from reer.backends.batching import Batcher
 from reer.config import ReerConfig, fingerprint
 from reer.data.pairs import Pair
 from reer.errors import ConfigError, ReerError
@@ -74,14 +76,28 @@ def synthesize(
         if on_start:
             on_start(len(todo))
         if todo:
-            generator, scorer = open_backends(config)
-            searcher = Searcher(generator, scorer, config.search, seed=config.seed)
+            searcher = _searcher(config)
             journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
-            for pair, trajectory in todo:
-                _run_one(searcher, journal, pair, trajectory)
+            with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
+                futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in todo]
+                try:
+                    for future in futures:
+                        future.result()
+                except BaseException:  # a setup error or Ctrl-C: start nothing new
+                    for future in futures:
+                        future.cancel()
+                    raise
         return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
     finally:
         store.close()
+
+
+def _searcher(config: ReerConfig) -> Searcher:
+    generator, scorer = open_backends(config)
+    if config.concurrency > 1:  # requests of concurrent items meet in one batcher per engine
+        batched = Batcher(generator)
+        generator, scorer = batched, batched if scorer is generator else Batcher(scorer)
+    return Searcher(generator, scorer, config.search, seed=config.seed)
 
 
 class _ReportingJournal:

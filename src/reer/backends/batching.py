@@ -1,0 +1,82 @@
+"""Cross-item batching: many concurrent searches, one engine call at a time with everything they asked for.
+
+Each item's search stays plain sequential code in its own thread and calls ``generate``/``score`` as if it
+were alone. Those calls land in a queue; one dispatcher thread takes the first waiting job, gathers every
+other job of the same kind that arrives within ``max_wait`` seconds (up to ``max_requests``), makes a single
+backend call with all of their requests, and hands each caller its own results.
+
+Threads, not asyncio: the search is synchronous code and the engines (torch, llama.cpp) release the GIL
+while they compute, so threads give concurrency without making the search async. Serialising engine calls
+through one dispatcher also keeps a CPU from being oversubscribed by several forward passes at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class _Job:
+    kind: str  # "generate" or "score"
+    requests: Sequence[Any]
+    future: Future = field(default_factory=Future)
+
+
+class Batcher:
+    """Wraps a backend; thread-safe ``generate`` and ``score`` that are batched across callers."""
+
+    def __init__(self, backend: Any, max_requests: int = 32, max_wait: float = 0.005) -> None:
+        self.backend, self.max_requests, self.max_wait = backend, max_requests, max_wait
+        self.calls = 0  # engine calls made, for benchmarks and tests
+        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self._held: list[_Job] = []  # jobs of the other kind, taken while gathering
+        threading.Thread(target=self._dispatch, name="reer-batcher", daemon=True).start()
+
+    def generate(self, requests: Sequence[Any]) -> list[Any]:
+        return self._submit("generate", requests)
+
+    def score(self, requests: Sequence[Any]) -> list[Any]:
+        return self._submit("score", requests)
+
+    def _submit(self, kind: str, requests: Sequence[Any]) -> list[Any]:
+        job = _Job(kind, requests)
+        self._jobs.put(job)
+        return job.future.result()
+
+    def _dispatch(self) -> None:
+        while True:
+            first = self._held.pop(0) if self._held else self._jobs.get()
+            batch = [first, *self._gather(first.kind, len(first.requests))]
+            requests = [r for job in batch for r in job.requests]
+            try:
+                results = getattr(self.backend, first.kind)(requests)
+                self.calls += 1
+            except BaseException as exc:  # every waiting caller sees the failure, not a hang
+                for job in batch:
+                    job.future.set_exception(exc)
+                continue
+            start = 0
+            for job in batch:
+                job.future.set_result(results[start : start + len(job.requests)])
+                start += len(job.requests)
+
+    def _gather(self, kind: str, count: int) -> list[_Job]:
+        gathered = [job for job in self._held if job.kind == kind]
+        self._held = [job for job in self._held if job.kind != kind]
+        count += sum(len(job.requests) for job in gathered)
+        while count < self.max_requests:
+            try:
+                job = self._jobs.get(timeout=self.max_wait)
+            except queue.Empty:
+                break
+            if job.kind != kind:
+                self._held.append(job)
+                continue
+            gathered.append(job)
+            count += len(job.requests)
+        return gathered
