@@ -56,9 +56,71 @@ def main(selected: list[str]) -> None:
         print(f"\n== {name} ==", flush=True)
         results[name] = runs[name]()
         print(json.dumps(results[name], indent=2), flush=True)
-    REPORT.parent.mkdir(exist_ok=True)
-    (REPORT.parent / "performance.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nresults written to {REPORT.parent / 'performance.json'}")
+    raw = REPORT.with_suffix(".json")
+    previous = json.loads(raw.read_text()) if raw.exists() else {}
+    merged = {**previous, **results}  # a partial run updates its sections and keeps the others
+    raw.write_text(json.dumps(merged, indent=2) + "\n")
+    REPORT.write_text(render(merged))
+    print(f"\nresults written to {REPORT} and {raw}")
+
+
+def render(r: dict) -> str:
+    """The results as the Markdown page docs/performance.md."""
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `python -m bench` (`make bench`) on {r['date']}: {r['machine']}. Model: the embedded",
+        f"SmolLM2-135M-Instruct, fp32. Measured fp32 matmul peak: **{r['matmul_peak_gflops']:.0f} GFLOP/s**.",
+        "Every comparison runs in one process, engine and baseline on the same model and inputs.",
+        "",
+        "| benchmark | baseline | engine | ratio |",
+        "|---|---|---|---|",
+    ]
+    if s := r.get("scoring"):
+        lines += [
+            f"| scoring, {s['candidates']} candidates, {s['sequence_tokens']}-token string, edit after "
+            f"{s['shared_prefix_tokens']} tokens: candidate-scores/s | {s['naive_candidates_per_s']:.2f} "
+            f"| {s['engine_candidates_per_s']:.2f} | {s['speedup']:.2f}× |",
+            f"| scoring: scored tokens/s | {s['naive_scored_tokens_per_s']:.0f} | "
+            f"{s['engine_scored_tokens_per_s']:.0f} | {s['speedup']:.2f}× |",
+            f"| scoring vs the published scorer (full forward + 100 generated tokens per call): seconds per step "
+            f"| {s['published_style_seconds']:.1f} | {s['engine_seconds']:.1f} "
+            f"| {s['speedup_vs_published_style']:.2f}× |",
+            f"| scoring forward: achieved GFLOP/s (share of peak) | {s['naive_gflops']:.0f} "
+            f"({s['naive_peak_fraction']:.0%}) | {s['engine_gflops']:.0f} ({s['engine_peak_fraction']:.0%}) | |",
+        ]
+    if g := r.get("generation"):
+        lines.append(
+            f"| generation, {g['candidates']} candidates × {g['max_new_tokens']} tokens after a "
+            f"{g['prompt_tokens']}-token prompt: tokens/s (transformers batched: "
+            f"{g['transformers_batched_tok_s']:.1f}) | {g['naive_tok_s']:.1f} | "
+            f"{g.get('llamacpp_tok_s', g['transformers_batched_tok_s']):.1f} | {g['speedup']:.2f}× |"
+        )
+    if e := r.get("e2e"):
+        b, f = e["baseline"], e["engine"]
+        lines.append(
+            f"| end to end, {b['items']} Arena-Hard items: trajectories/hour ({e['generator']} generator, "
+            f"concurrency {e['concurrency']}) | {b['trajectories_per_hour']:.1f} | "
+            f"{f['trajectories_per_hour']:.1f} | {e['speedup']:.2f}× |"
+        )
+        lines += [
+            "",
+            "End-to-end score distributions (same algorithm and settings, different engines):",
+            "",
+            "| arm | items done | mean initial score | mean final score | generated tokens | seconds |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, arm in (("baseline", b), ("engine", f)):
+            lines.append(
+                f"| {name} | {arm['done']}/{arm['items']} | {_num(arm['mean_initial'])} | "
+                f"{_num(arm['mean_final'])} | {arm['generated_tokens']} | {arm['seconds']:.0f} |"
+            )
+    lines += ["", "Raw numbers: `docs/performance.json`. How the engine works: `docs/engine.md`.", ""]
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

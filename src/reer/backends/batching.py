@@ -30,8 +30,13 @@ class _Job:
 class Batcher:
     """Wraps a backend; thread-safe ``generate`` and ``score`` that are batched across callers."""
 
-    def __init__(self, backend: Any, max_requests: int = 32, max_wait: float = 0.005) -> None:
+    def __init__(
+        self, backend: Any, max_requests: int = 32, max_wait: float = 0.005, engine_lock: threading.Lock | None = None
+    ) -> None:
         self.backend, self.max_requests, self.max_wait = backend, max_requests, max_wait
+        # Batchers of one run share a lock so a generator and a scorer never compute at the same time
+        # on the same cores (or device): that oversubscription costs more than it overlaps.
+        self.engine_lock = engine_lock or threading.Lock()
         self.calls = 0  # engine calls made, for benchmarks and tests
         self._jobs: queue.Queue[_Job] = queue.Queue()
         self._held: list[_Job] = []  # jobs of the other kind, taken while gathering
@@ -54,7 +59,8 @@ class Batcher:
             batch = [first, *self._gather(first.kind, len(first.requests))]
             requests = [r for job in batch for r in job.requests]
             try:
-                results = getattr(self.backend, first.kind)(requests)
+                with self.engine_lock:
+                    results = getattr(self.backend, first.kind)(requests)
                 self.calls += 1
             except BaseException as exc:  # every waiting caller sees the failure, not a hang
                 for job in batch:

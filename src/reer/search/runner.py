@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -95,8 +96,9 @@ def synthesize(
 def _searcher(config: ReerConfig) -> Searcher:
     generator, scorer = open_backends(config)
     if config.concurrency > 1:  # requests of concurrent items meet in one batcher per engine
-        batched = Batcher(generator)
-        generator, scorer = batched, batched if scorer is generator else Batcher(scorer)
+        lock = threading.Lock()
+        batched = Batcher(generator, engine_lock=lock)
+        generator, scorer = batched, batched if scorer is generator else Batcher(scorer, engine_lock=lock)
     return Searcher(generator, scorer, config.search, seed=config.seed)
 
 
