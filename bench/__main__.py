@@ -44,18 +44,23 @@ def machine() -> str:
 
 def main(selected: list[str]) -> None:
     backend = TransformersBackend(ModelConfig(device="cpu"))
-    peak = matmul_peak()
-    print(f"machine: {machine()}\nfp32 matmul peak: {peak:.1f} GFLOP/s", flush=True)
-    results = {"machine": machine(), "date": date.today().isoformat(), "matmul_peak_gflops": peak}
+    results: dict = {"machine": machine(), "date": date.today().isoformat()}
     runs = {
-        "scoring": lambda: scoring.run(backend, peak),
+        "scoring": lambda: scoring.run(backend),
         "generation": lambda: generation.run(backend),
         "e2e": lambda: end_to_end.run(backend),
     }
+    peak = matmul_peak()
     for name in selected or list(runs):
         print(f"\n== {name} ==", flush=True)
         results[name] = runs[name]()
         print(json.dumps(results[name], indent=2), flush=True)
+    peak = max(peak, matmul_peak())
+    results["matmul_peak_gflops"] = peak
+    if "scoring" in results:
+        for arm in ("engine", "naive"):
+            results["scoring"][f"{arm}_peak_fraction"] = results["scoring"][f"{arm}_gflops"] / peak
+    print(f"\nmachine: {machine()}\nfp32 matmul peak (best of before and after): {peak:.1f} GFLOP/s")
     raw = REPORT.with_suffix(".json")
     previous = json.loads(raw.read_text()) if raw.exists() else {}
     merged = {**previous, **results}  # a partial run updates its sections and keeps the others
@@ -115,6 +120,15 @@ def render(r: dict) -> str:
                 f"| {name} | {arm['done']}/{arm['items']} | {_num(arm['mean_initial'])} | "
                 f"{_num(arm['mean_final'])} | {arm['generated_tokens']} | {arm['seconds']:.0f} |"
             )
+    if s := r.get("scoring"):
+        lines += [
+            "",
+            f"Exact scoring cannot beat the naive scorer by more than the FLOPs it avoids: here the naive "
+            f"forwards do {s['flop_ratio']:.2f}× the engine's work (the shared prefix is "
+            f"{s['shared_prefix_tokens']} of {s['sequence_tokens']} tokens, and the suffix — the rest of the "
+            "thinking plus the reference — must be recomputed for every candidate). Both run near the "
+            "matmul peak, so the measured ratio sits close to that bound.",
+        ]
     lines += ["", "Raw numbers: `docs/performance.json`. How the engine works: `docs/engine.md`.", ""]
     return "\n".join(lines)
 

@@ -114,9 +114,10 @@ def test_cached_conversion_matches_the_gguf(embedded_dir, smollm):
     """The safetensors cache holds exactly the weights transformers reads from the GGUF."""
     from transformers import AutoModelForCausalLM
 
-    from reer.backends.models import EMBEDDED_GGUF, _embedded_gguf_dir
+    from reer.backends.models import embedded_gguf_path
 
-    gguf = AutoModelForCausalLM.from_pretrained(_embedded_gguf_dir(), gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
+    path = embedded_gguf_path()
+    gguf = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     ids = torch.tensor([smollm.tokenizer("The lighthouse keeper").input_ids])
     with torch.no_grad():
         assert torch.allclose(gguf(ids).logits, smollm.model(ids).logits, atol=1e-5)

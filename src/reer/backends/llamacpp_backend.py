@@ -40,7 +40,8 @@ class LlamaCppBackend:
         self.llm = _load_llama(str(gguf), config.context_length)
         self.tokenizer = _load_tokenizer(tokenizer_source, str(gguf))
         self.end_tokens = {self.llm.token_eos(), self.tokenizer.eos_token_id}
-        # generate() builds its sampler through this hook; ours applies temperature before top-p.
+        # generate() builds its sampler through this (private, version-pinned) hook; ours applies
+        # temperature before top-p.
         self.llm._init_sampler = self._sampler_chain
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Generation]]:
@@ -75,9 +76,7 @@ class LlamaCppBackend:
         stops = [stop.encode("utf-8") for stop in sampling.stop if stop]
         window = max((len(stop) for stop in stops), default=0) + 16
         text, count, reason = bytearray(), 0, "length"
-        stream = self.llm.generate(
-            prompt, temp=sampling.temperature, top_p=sampling.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0, reset=True
-        )
+        stream = self.llm.generate(prompt, temp=sampling.temperature, top_p=sampling.top_p, reset=True)
         for token in stream:
             if token in self.end_tokens:
                 reason = "eos"
@@ -97,9 +96,9 @@ class LlamaCppBackend:
 def _gguf_and_tokenizer(model: str) -> tuple[Path, Path]:
     """The GGUF file to run and where its Hugging Face tokenizer (chat template) comes from."""
     if model == EMBEDDED_MODEL:
-        from reer.backends.models import EMBEDDED_GGUF, _embedded_gguf_dir, embedded_model_dir
+        from reer.backends.models import embedded_gguf_path, embedded_model_dir
 
-        return _embedded_gguf_dir() / EMBEDDED_GGUF, embedded_model_dir()
+        return embedded_gguf_path(), embedded_model_dir()
     path = Path(model).expanduser()
     if path.suffix != ".gguf" or not path.is_file():
         raise ModelNotFoundError(f"the llama.cpp backend needs a .gguf file or '{EMBEDDED_MODEL}', got {model!r}")

