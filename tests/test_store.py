@@ -81,3 +81,32 @@ def test_config_is_saved_with_the_run(tmp_path, pair):
     synthesize([pair], tmp_path, load_config(None, FAKE))
     saved = ReerConfig.model_validate_json((tmp_path / "config.json").read_text())
     assert saved.generator.backend == "fake" and saved.search.max_steps == 3
+
+
+def test_a_stopping_run_ends_running_items_at_their_next_saved_stage(tmp_path, pair):
+    """Ctrl-C during item A: A stops after its next saved step, B never starts; a rerun finishes both."""
+    import threading
+
+    from reer.search import runner
+
+    config = load_config(None, {**FAKE, "search.max_steps": 4})
+    other = pair.model_copy(update={"id": "second"})
+    original = runner._ReportingJournal.save_step
+    interrupted = threading.Event()
+
+    def save_step_then_interrupt(self, trajectory, step):
+        if not interrupted.is_set():
+            interrupted.set()
+            self.stopping.set()  # what the main thread does on Ctrl-C
+        original(self, trajectory, step)
+
+    runner._ReportingJournal.save_step = save_step_then_interrupt
+    try:
+        summary = synthesize([pair, other], tmp_path, config)
+    finally:
+        runner._ReportingJournal.save_step = original
+    assert summary.counts == {"running": 1, "pending": 1}
+    store = RunStore(tmp_path)
+    assert len(store.trajectory(pair.id, 0).steps) == 1
+    store.close()
+    assert synthesize([pair, other], tmp_path, config).counts == {"done": 2}

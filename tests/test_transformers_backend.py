@@ -164,10 +164,16 @@ def test_batched_prefix_reuse_equals_naive_per_candidate(smollm):
     from reer.backends.span_scorer import encode, shared_prefix
 
     segments = [f"Paragraph {i}: the keeper climbs the stairs and counts the ships again. " * 4 for i in range(6)]
-    candidates = ["Hmm, maybe the girl should arrive first, rowing hard against the tide. " * 3,
-                  "Wait, what if the coffee tin is the real heart of the story? " * 4]
-    requests = [score_request("en", "Write about a lighthouse keeper.",
-                              "\n\n".join([*segments[:3], c, *segments[4:]]), LONG_REFERENCE) for c in candidates]
+    candidates = [
+        "Hmm, maybe the girl should arrive first, rowing hard against the tide. " * 3,
+        "Wait, what if the coffee tin is the real heart of the story? " * 4,
+    ]
+    requests = [
+        score_request(
+            "en", "Write about a lighthouse keeper.", "\n\n".join([*segments[:3], c, *segments[4:]]), LONG_REFERENCE
+        )
+        for c in candidates
+    ]
     requests.append(score_request("en", "A different item entirely.", "Short thinking.\n\nMore.", LONG_REFERENCE))
     encoded = [encode(smollm.tokenizer, r) for r in requests[:2]]
     assert shared_prefix(encoded) > 100  # the candidates really share a long prefix

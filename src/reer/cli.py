@@ -52,6 +52,9 @@ def run() -> None:
     """Console-script entry: user errors become one clean line and exit code 1."""
     try:
         app()
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: every completed stage is saved; rerun the same command to resume")
+        sys.exit(130)
     except ReerError as exc:
         if _state["debug"]:
             raise

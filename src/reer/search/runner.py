@@ -84,7 +84,8 @@ def synthesize(
                 try:
                     for future in futures:
                         future.result()
-                except BaseException:  # a setup error or Ctrl-C: start nothing new
+                except BaseException:  # a setup error or Ctrl-C: start nothing new, stop the rest soon
+                    journal.stopping.set()
                     for future in futures:
                         future.cancel()
                     raise
@@ -102,29 +103,47 @@ def _searcher(config: ReerConfig) -> Searcher:
     return Searcher(generator, scorer, config.search, seed=config.seed)
 
 
+class _Stopped(Exception):
+    """Raised in a worker after its last save once the run is being stopped."""
+
+
 class _ReportingJournal:
-    """The store as the search's journal, telling a progress display about each saved stage."""
+    """The store as the search's journal, telling a progress display about each saved stage.
+
+    When the run is stopping (Ctrl-C, a setup error in another item), a search ends right after its next
+    saved stage instead of running to the end of its item; the next run resumes it from there.
+    """
 
     def __init__(self, store: RunStore, report: Callable[[str, Trajectory], None]) -> None:
         self.store, self.report = store, report
+        self.stopping = threading.Event()
 
     def save_initial(self, trajectory: Trajectory) -> None:
         self.store.save_initial(trajectory)
-        self.report("initial", trajectory)
+        self._after("initial", trajectory)
 
     def save_step(self, trajectory: Trajectory, step: Step) -> None:
         self.store.save_step(trajectory, step)
-        self.report("step", trajectory)
+        self._after("step", trajectory)
 
     def save_finish(self, trajectory: Trajectory) -> None:
         self.store.save_finish(trajectory)
-        self.report("finish", trajectory)
+        self._after("finish", trajectory)
+
+    def _after(self, kind: str, trajectory: Trajectory) -> None:
+        self.report(kind, trajectory)
+        if self.stopping.is_set() and kind != "finish":
+            raise _Stopped
 
 
 def _run_one(searcher: Searcher, journal: _ReportingJournal, pair: Pair, trajectory: Trajectory) -> None:
     store = journal.store
+    if journal.stopping.is_set():
+        return
     try:
         searcher.run(pair, trajectory, journal)
+    except _Stopped:
+        pass  # saved up to its last completed stage; resumes on the next run
     except ReerError:
         raise  # a setup problem (bad template, missing model): every item would fail the same way
     except Exception as exc:  # one bad item must not stop the run; a rerun retries it
