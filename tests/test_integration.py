@@ -100,6 +100,22 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
     assert before, "the run was killed before its first step was saved"
     assert "running" in statuses.values()  # killed in the middle of an item
 
+    # Ctrl-C during the resumed run: it stops after its next saved step, says how to resume, exits 130.
+    interrupted = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    saved = len(before)
+    while _saved_steps(run_dir / "reer.sqlite") <= saved and interrupted.poll() is None:
+        time.sleep(0.2)
+    interrupted.send_signal(signal.SIGINT)
+    _, stderr = interrupted.communicate(timeout=300)
+    if interrupted.returncode != 0:  # 0 only if the run happened to finish before the signal arrived
+        assert interrupted.returncode == 130 and "rerun the same command to resume" in stderr
+
     finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert finished.returncode == 0, finished.stderr
     db = sqlite3.connect(run_dir / "reer.sqlite")

@@ -52,9 +52,6 @@ def run() -> None:
     """Console-script entry: user errors become one clean line and exit code 1."""
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: every completed stage is saved; rerun the same command to resume")
-        sys.exit(130)
     except ReerError as exc:
         if _state["debug"]:
             raise
@@ -131,7 +128,12 @@ def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
             where = f"step {len(trajectory.steps)}" if kind == "step" else kind
             progress.update(task, description=f"{trajectory.item_id} · {where}", advance=1 if kind == "finish" else 0)
 
-        summary = run_search(pairs, output, cfg, force=force, on_start=on_start, on_event=on_event)
+        try:
+            summary = run_search(pairs, output, cfg, force=force, on_start=on_start, on_event=on_event)
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print("[yellow]interrupted[/]: every completed stage is saved; rerun the same command to resume")
+            raise typer.Exit(130) from None
     _print_summary(summary, output)
     for item_id in summary.conflicts:
         err.print(
