@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import torch
 
-from reer.backends.base import Generation, GenerationRequest, ScoreRequest, ScoreResult, cut_at_stop
+from reer.backends.base import Generation, GenerationRequest, ScoreRequest, ScoreResult
 from reer.backends.render import render_prompt
 from reer.backends.span_scorer import encode
+from reer.backends.transformers_backend import decode_generation
 
 
 class NaiveBackend:
@@ -62,17 +63,6 @@ class NaiveBackend:
                     top_p=s.top_p,
                     pad_token_id=self.tokenizer.eos_token_id,
                 )[0, ids.shape[1] :]
-                tokens = row.tolist()
-                eos = self.tokenizer.eos_token_id
-                ended = eos in tokens
-                tokens = tokens[: tokens.index(eos)] if ended else tokens
-                text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), s.stop)
-                rows.append(
-                    Generation(
-                        text=text,
-                        num_tokens=len(tokens),
-                        finish_reason="stop" if stopped else "eos" if ended else "length",
-                    )
-                )
+                rows.append(decode_generation(self.tokenizer, row.tolist(), s.stop))
             out.append(rows)
         return out

@@ -70,11 +70,10 @@ class SpanScorer:
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
         encoded = [encode(self.tokenizer, r) for r in requests]
-        results: list[ScoreResult | None] = [None] * len(encoded)
+        results: dict[int, ScoreResult] = {}
         for group in self._groups(encoded):
-            for index, result in zip(group, self._score_group([encoded[i] for i in group]), strict=True):
-                results[index] = result
-        return [r for r in results if r is not None]
+            results.update(zip(group, self._score_group([encoded[i] for i in group]), strict=True))
+        return [results[i] for i in range(len(encoded))]
 
     def _groups(self, items: list[Encoded]) -> list[list[int]]:
         """Greedy grouping of requests that share at least ``min_shared`` leading tokens."""

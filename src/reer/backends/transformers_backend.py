@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -69,13 +70,15 @@ class TransformersBackend:
             pad_token_id=pad,
             **(sample if sampling.temperature > 0 else {"do_sample": False}),
         )
-        return [self._decode(row, sampling.stop) for row in output[:, width:].tolist()]
+        return [decode_generation(self.tokenizer, row, sampling.stop) for row in output[:, width:].tolist()]
 
-    def _decode(self, token_ids: list[int], stops: Sequence[str]) -> Generation:
-        eos = self.tokenizer.eos_token_id
-        ended = eos in token_ids
-        if ended:
-            token_ids = token_ids[: token_ids.index(eos)]
-        text, stopped = cut_at_stop(self.tokenizer.decode(token_ids, skip_special_tokens=True), stops)
-        reason = "stop" if stopped else "eos" if ended else "length"
-        return Generation(text=text, num_tokens=len(token_ids), finish_reason=reason)
+
+def decode_generation(tokenizer: Any, token_ids: list[int], stops: Sequence[str]) -> Generation:
+    """Generated token ids (padded after end-of-sequence) → text cut before the first stop string."""
+    eos = tokenizer.eos_token_id
+    ended = eos in token_ids
+    if ended:
+        token_ids = token_ids[: token_ids.index(eos)]
+    text, stopped = cut_at_stop(tokenizer.decode(token_ids, skip_special_tokens=True), stops)
+    reason = "stop" if stopped else "eos" if ended else "length"
+    return Generation(text=text, num_tokens=len(token_ids), finish_reason=reason)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -156,13 +155,11 @@ def _run_one(searcher: Searcher, journal: _ReportingJournal, pair: Pair, traject
 def summarize(
     store: RunStore, *, searched_now: int = 0, seconds: float = 0.0, conflicts: list[str] | None = None
 ) -> RunSummary:
-    done = [t for t in store.all_trajectories() if t.status == "done"]
-    initial = [t.initial_score for t in done if t.initial_score is not None]
-    final = [t.final_score for t in done if t.final_score is not None]
+    mean_initial, mean_final = store.mean_scores()
     return RunSummary(
         counts=store.status_counts(),
-        mean_initial=statistics.fmean(initial) if initial else None,
-        mean_final=statistics.fmean(final) if final else None,
+        mean_initial=mean_initial,
+        mean_final=mean_final,
         searched_now=searched_now,
         seconds=seconds,
         conflicts=conflicts or [],

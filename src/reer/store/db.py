@@ -125,6 +125,17 @@ class RunStore:
         rows = self.db.execute("SELECT status, COUNT(*) AS n FROM trajectories GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
 
+    def mean_scores(self) -> tuple[float | None, float | None]:
+        """Mean initial and final score over finished trajectories, without loading their records.
+
+        A step's ``best_score`` is the best score after it, so the last step's is the final score."""
+        row = self.db.execute(
+            "SELECT AVG(initial_score), AVG(COALESCE((SELECT s.best_score FROM steps s WHERE s.item_id = t.item_id "
+            "AND s.rollout = t.rollout ORDER BY s.step DESC LIMIT 1), initial_score)) "
+            "FROM trajectories t WHERE t.status = 'done'"
+        ).fetchone()
+        return row[0], row[1]
+
     def all_trajectories(self) -> list[Trajectory]:
         keys = self.db.execute(
             "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
