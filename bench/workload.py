@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from reer import prompts
 from reer.backends.base import GenerationRequest, Sampling, ScoreRequest
-from reer.data.sources import arena_hard_creative, cut_reference, looks_english
+from reer.data.language import text_language
+from reer.data.sources import arena_hard_creative, cut_reference
 from reer.search.scoring import score_request
 from reer.search.text import join_segments
 
 
 def english_pairs(count: int, reference_words: int):
-    pairs = [p for p in arena_hard_creative() if looks_english(p.query) and looks_english(p.reference)]
+    pairs = [p for p in arena_hard_creative() if text_language(p.query) == text_language(p.reference) == "en"]
     return [p.model_copy(update={"reference": cut_reference(p.reference, reference_words)}) for p in pairs[:count]]
 
 

@@ -1,7 +1,7 @@
 """Validated configuration for every stage, with the defaults of REER.md.
 
-One YAML file holds all sections (``generator``, ``scorer``, ``search``, ``seed``); unknown keys are
-rejected so a typo never silently falls back to a default. CLI flags override the file through dotted
+One YAML file holds all sections (``generator``, ``scorer``, ``search``, ``pairs``, ``filters``, ``seed``);
+unknown keys are rejected so a typo never silently falls back to a default. CLI flags override the file through dotted
 keys (``search.max_steps=3``). The resolved config is stored with every run.
 """
 
@@ -99,12 +99,76 @@ class SearchConfig(StrictModel):
         return value
 
 
+class ReverseQueryConfig(StrictModel):
+    """Writing the request a reference-only text answers (the published method did this for Gutenberg)."""
+
+    attempts: int = Field(3, ge=1, description="Samples tried per text before the text is dropped.")
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature of the request writer.")
+    top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling of the request writer.")
+    max_new_tokens: int = Field(160, ge=8, description="Token budget of one request.")
+    max_reference_chars: int = Field(6000, ge=200, description="Longer texts are shown to the writer cut here.")
+    max_copied_words: int = Field(
+        8, ge=1, description="A request sharing a verbatim run this long with the text is a copy, not a request."
+    )
+
+
+class PrefilterConfig(StrictModel):
+    """Checks on pairs before any search (ours; REER.md §4 asks for deduplication)."""
+
+    min_query_tokens: int = Field(3, ge=0, description="Scorer tokens; shorter requests are dropped.")
+    max_query_tokens: int = Field(2048, ge=1, description="Scorer tokens; longer requests are dropped.")
+    min_reference_tokens: int = Field(50, ge=0, description="Scorer tokens; shorter references are dropped.")
+    max_reference_tokens: int = Field(
+        6144, ge=1, description="Scorer tokens; longer references would not fit the scorer's context."
+    )
+    languages: list[Literal["en", "zh"]] = Field(
+        default_factory=lambda: ["en", "zh"], description="Keep pairs whose request and reference are in these."
+    )
+    dedup: bool = Field(True, description="Drop exact and near-duplicate requests and references.")
+    near_duplicate_threshold: float = Field(
+        0.8, gt=0, le=1, description="Estimated Jaccard similarity of word 5-gram sets at which texts are duplicates."
+    )
+    num_perm: int = Field(128, ge=16, description="MinHash permutations (more: finer similarity estimates).")
+    shingle_size: int = Field(5, ge=1, description="Words (characters for Chinese) per shingle.")
+    reverse_query: ReverseQueryConfig = Field(default_factory=ReverseQueryConfig)
+
+
+def _default_reflection_markers() -> list[str]:
+    return ["let me think", "hmm", "wait", "but wait", "let me reconsider", "hold on", "alternatively", "嗯", "等等"]
+
+
+class FilterConfig(StrictModel):
+    """Checks on finished trajectories before export (REER.md §4, plus leakage and language)."""
+
+    tail_fraction: float = Field(0.1, gt=0, le=1, description="The end of the thinking that must be conclusive.")
+    tail_max_markers: int = Field(
+        3, ge=1, description="A tail with this many reflection phrases or more never concluded (REER.md §4)."
+    )
+    reflection_markers: list[str] = Field(
+        default_factory=_default_reflection_markers, description="Phrases counted as reflection."
+    )
+    max_top3_trigram_share: float = Field(
+        0.3, gt=0, le=1, description="Degenerate repetition: the three most frequent trigrams' share (REER.md §4)."
+    )
+    min_thinking_units: int = Field(80, ge=0, description="Words (characters for Chinese) of thinking at least.")
+    max_copied_units: int = Field(
+        30, ge=1, description="Leakage: the longest verbatim run of reference words copied into the thinking."
+    )
+    ngram_size: int = Field(8, ge=2, description="Leakage: n of the n-gram overlap.")
+    max_ngram_overlap: float = Field(
+        0.2, gt=0, le=1, description="Leakage: share of the reference's n-grams that appear in the thinking."
+    )
+    check_language: bool = Field(True, description="Drop thinking not written in the request's language.")
+
+
 class ReerConfig(StrictModel):
     """Everything a synthesis run depends on; its fingerprint identifies the run."""
 
     generator: ModelConfig = Field(default_factory=ModelConfig)
     scorer: ModelConfig | None = Field(None, description="Defaults to the generator (one shared model).")
     search: SearchConfig = Field(default_factory=SearchConfig)
+    pairs: PrefilterConfig = Field(default_factory=PrefilterConfig, description="`reer pairs` (not fingerprinted).")
+    filters: FilterConfig = Field(default_factory=FilterConfig, description="`reer filter` (not fingerprinted).")
     seed: int = Field(0, description="Seeds every random choice; a rerun with the same seed repeats a run.")
     concurrency: int = Field(
         1,
@@ -162,6 +226,7 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
-    settings = config.model_dump(mode="json", exclude={"concurrency"})
+    # The stages before and after the search do not change its results.
+    settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters"})
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

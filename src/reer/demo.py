@@ -6,8 +6,9 @@ import importlib.util
 from pathlib import Path
 
 from reer.config import ModelConfig, ReerConfig, SearchConfig
+from reer.data.language import text_language
 from reer.data.pairs import Pair, write_pairs
-from reer.data.sources import arena_hard_creative, cut_reference, looks_english
+from reer.data.sources import arena_hard_creative, cut_reference
 
 # Published search settings, shrunk only where CPU time demands: fewer segments visited and shorter
 # generations. The 135M model never closes its analysis on its own, so the analysis is capped and the
@@ -19,7 +20,7 @@ DEMO_REFERENCE_WORDS = 200
 
 def demo_pairs(items: int, reference_words: int = DEMO_REFERENCE_WORDS) -> list[Pair]:
     """The first English creative-writing pairs, references cut to whole paragraphs."""
-    english = [p for p in arena_hard_creative() if looks_english(p.query) and looks_english(p.reference)]
+    english = [p for p in arena_hard_creative() if text_language(p.query) == text_language(p.reference) == "en"]
     return [p.model_copy(update={"reference": cut_reference(p.reference, reference_words)}) for p in english[:items]]
 
 

@@ -112,3 +112,16 @@ def _load(path: str, device: str, dtype: str) -> tuple[Any, Any]:
 def load_model(config: ModelConfig) -> tuple[Any, Any]:
     """(model, tokenizer), loaded once per process for each (model, device, dtype)."""
     return _load(resolve_model_path(config.model), pick_device(config.device), config.dtype)
+
+
+@cache
+def load_tokenizer(name: str) -> Any:
+    """Only the tokenizer (with its chat template) of a model: for token counts and template checks."""
+    from transformers import AutoTokenizer
+
+    path = Path(name).expanduser()
+    if name != EMBEDDED_MODEL and path.is_dir() and not (path / "config.json").exists():
+        if not (path / "tokenizer_config.json").exists():
+            raise ModelNotFoundError(f"{path} holds no tokenizer (no tokenizer_config.json in it)")
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    return AutoTokenizer.from_pretrained(resolve_model_path(name), local_files_only=True)

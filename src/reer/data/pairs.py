@@ -1,6 +1,6 @@
-"""Reading (id, query, reference) pairs from JSONL, JSON or Parquet, in our shape or the published ones.
+"""Reading (id, query, reference) pairs from JSONL, JSON, Parquet or an on-disk Hugging Face dataset.
 
-Accepted row shapes:
+Accepted row shapes (or any columns, named with a :class:`FieldMap`):
 
 * ``id`` / ``query`` / ``reference`` (ours);
 * ``index`` / ``question`` / ``solution``;
@@ -43,6 +43,25 @@ class RowProblem:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
+@dataclass(frozen=True)
+class FieldMap:
+    """Which columns hold the id, the request and the reference when a file uses names of its own.
+
+    ``query=None`` with ``require_query=False`` reads reference-only texts, whose request is written later
+    (reverse-engineered queries).
+    """
+
+    id: str | None = None
+    query: str | None = None
+    reference: str | None = None
+    require_query: bool = True
+    split: str | None = None
+
+    @property
+    def custom(self) -> bool:
+        return any((self.id, self.query, self.reference)) or not self.require_query
+
+
 @dataclass
 class LoadResult:
     pairs: list[Pair] = field(default_factory=list)
@@ -53,13 +72,14 @@ _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 _ANSWER = re.compile(r"^\s*<answer>(.*)</answer>\s*$", re.DOTALL)
 
 
-def load_pairs(path: Path) -> LoadResult:
+def load_pairs(path: Path, fields: FieldMap | None = None) -> LoadResult:
     """All valid pairs of a file, and a problem per malformed row."""
+    fields = fields or FieldMap()
     result = LoadResult()
     seen: dict[str, int] = {}
-    for line, row in _rows(path):
+    for line, row in _rows(path, fields.split):
         try:
-            pair = _to_pair(row)
+            pair = _mapped_pair(row, fields) if fields.custom else _to_pair(row)
         except _RowError as exc:
             result.problems.append(RowProblem(str(path), line, exc.field, exc.message))
             continue
@@ -82,10 +102,13 @@ def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
     return count
 
 
-def _rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _rows(path: Path, split: str | None = None) -> Iterator[tuple[int, Any]]:
     """(line or row number, raw row) for each row; unreadable files raise InputError."""
     if not path.exists():
         raise InputError(f"input file {path} does not exist")
+    if path.is_dir():
+        yield from _hf_rows(path, split)
+        return
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         yield from _parquet_rows(path)
@@ -94,7 +117,7 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
     elif suffix in {".jsonl", ".ndjson"}:
         yield from _jsonl_rows(path)
     else:
-        raise InputError(f"{path}: unknown input format '{suffix}'; use .jsonl, .json or .parquet")
+        raise InputError(f"{path}: unknown input format '{suffix}'; use .jsonl, .json, .parquet or a datasets folder")
 
 
 class _RowError(Exception):
@@ -141,11 +164,41 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(table.to_pylist(), start=1)
 
 
-def _to_pair(row: Any) -> Pair:
+def _hf_rows(path: Path, split: str | None) -> Iterator[tuple[int, Any]]:
+    """Rows of a folder written by ``datasets``' ``save_to_disk`` (a Dataset, or one split of a DatasetDict)."""
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        data = load_from_disk(str(path))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: not a folder written by datasets' save_to_disk ({exc})") from exc
+    if isinstance(data, DatasetDict):
+        split = split or ("train" if "train" in data else None)
+        if split not in data:
+            raise InputError(f"{path}: choose a split with --split; it has: {', '.join(data)}")
+        data = data[split]
+    yield from enumerate(data, start=1)
+
+
+def _mapped_pair(row: Any, fields: FieldMap) -> Pair:
+    """A row read through explicit column names; the query may be absent for reference-only texts."""
+    row = _object(row)
+    reference = _text(row, fields.reference or "reference")
+    query = _text(row, fields.query or "query") if fields.query or fields.require_query else ""
+    row_id = row.get(fields.id or "id")
+    return Pair(id=_row_id(row_id, query, reference), query=query, reference=reference, source=_source(row))
+
+
+def _object(row: Any) -> dict[str, Any]:
     if isinstance(row, _Unparsable):
         raise _RowError("row", row.message)
     if not isinstance(row, dict):
         raise _RowError("row", f"expected an object, got {type(row).__name__}")
+    return row
+
+
+def _to_pair(row: Any) -> Pair:
+    row = _object(row)
     if "query" in row or "reference" in row:
         query, reference = _text(row, "query"), _text(row, "reference")
         row_id = row.get("id")
@@ -157,12 +210,19 @@ def _to_pair(row: Any) -> Pair:
         row_id = row.get("id", row.get("index"))
     else:
         raise _RowError("query", "missing; expected id/query/reference, index/question/solution or prompt/solution")
+    return Pair(id=_row_id(row_id, query, reference), query=query, reference=reference, source=_source(row))
+
+
+def _row_id(row_id: Any, query: str, reference: str) -> str:
     if row_id is None:
-        row_id = hashlib.sha1(f"{query}\x00{reference}".encode()).hexdigest()[:12]
-    elif not isinstance(row_id, str | int) or isinstance(row_id, bool):
+        return hashlib.sha1(f"{query}\x00{reference}".encode()).hexdigest()[:12]
+    if not isinstance(row_id, str | int) or isinstance(row_id, bool):
         raise _RowError("id", f"must be a string or an integer, got {type(row_id).__name__}")
-    source = row.get("source") if isinstance(row.get("source"), dict) else {}
-    return Pair(id=str(row_id), query=query, reference=reference, source=source)
+    return str(row_id)
+
+
+def _source(row: dict[str, Any]) -> dict[str, Any]:
+    return row["source"] if isinstance(row.get("source"), dict) else {}
 
 
 def _text(row: dict[str, Any], name: str) -> str:

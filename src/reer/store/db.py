@@ -117,6 +117,22 @@ class RunStore:
         for r in rows:
             yield self.pair(r["item_id"]), self.trajectory(r["item_id"], r["rollout"])
 
+    # -- filter verdicts ----------------------------------------------------------------------------
+
+    def save_filter_drops(self, drops: list[tuple[str, int, str, str]], settings: str) -> None:
+        """Replace the previous verdicts, all at once: a crash leaves either the old set or the new one."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM filter_drops")
+            db.executemany("INSERT INTO filter_drops (item_id, rollout, reason, detail) VALUES (?, ?, ?, ?)", drops)
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('filters', ?)", (settings,))
+
+    def filter_drops(self) -> dict[tuple[str, int], dict[str, str]]:
+        """(item, rollout) → {reason: detail} for every trajectory the last filter dropped."""
+        drops: dict[tuple[str, int], dict[str, str]] = {}
+        for row in self.db.execute("SELECT * FROM filter_drops ORDER BY item_id, rollout, reason"):
+            drops.setdefault((row["item_id"], row["rollout"]), {})[row["reason"]] = row["detail"]
+        return drops
+
     def pair(self, item_id: str) -> Pair:
         row = self.db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
         return Pair(id=row["id"], query=row["query"], reference=row["reference"], source=json.loads(row["source"]))

@@ -74,6 +74,17 @@ MIGRATIONS: list[str] = [
         message TEXT NOT NULL
     );
     """,
+    # 2: the verdicts of the last `reer filter` over finished trajectories, one row per failed check.
+    """
+    CREATE TABLE filter_drops (
+        item_id TEXT NOT NULL,
+        rollout INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (item_id, rollout, reason),
+        FOREIGN KEY (item_id, rollout) REFERENCES trajectories(item_id, rollout)
+    );
+    """,
 ]
 
 

@@ -1,0 +1,108 @@
+"""Reverse-engineered requests: the generator writes the writing request that a reference-only text answers.
+
+The published method did this for Project Gutenberg books, whose texts have no prompt. A request is only
+kept when it is usable as one: non-empty and finished, in the text's language, and not a copy of the text
+(no long verbatim run shared with it). Each text gets a few sampled attempts; a text whose attempts all
+fail is dropped with the last reason.
+
+The answer is pre-filled with the opening word of a request ("Write", "请写") and stops at the first blank
+line: a request is one paragraph, and small generators otherwise drift into answering it themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from reer import prompts
+from reer.backends.base import Generation, GenerationRequest, Generator, Sampling
+from reer.config import ReverseQueryConfig
+from reer.data.language import text_language
+from reer.data.overlap import longest_common_run
+from reer.data.pairs import Pair
+from reer.data.prefilter import Drop
+from reer.search.reer import derive_seed
+
+_LABEL = re.compile(r"^\s*(?:\*\*)?(?:request|writing request|写作请求|请求)\s*(?:\*\*)?\s*[:：]\s*", re.IGNORECASE)
+_QUOTES = "\"'“”‘’「」"
+_PREFILL = {"en": "Write", "zh": "请写"}
+
+
+def reverse_queries(
+    pairs: Iterable[Pair],
+    generator: Generator,
+    config: ReverseQueryConfig,
+    seed: int = 0,
+    model: str = "",
+    on_pair: Callable[[Pair], None] | None = None,
+) -> tuple[list[Pair], list[Drop]]:
+    """Each pair with a written request in ``query``, and a drop for every text no attempt worked for."""
+    kept, drops = [], []
+    for pair in pairs:
+        language = text_language(pair.reference)
+        prompt_language = "zh" if language == "zh" else "en"
+        request = GenerationRequest(
+            messages=_chat(prompt_language, pair.reference[: config.max_reference_chars]),
+            sampling=Sampling(
+                temperature=config.temperature,
+                top_p=config.top_p,
+                max_new_tokens=config.max_new_tokens,
+                stop=("\n\n",),
+                seed=derive_seed(seed, pair.id, "reverse-query"),
+            ),
+            prefill=_PREFILL[prompt_language],
+            n=config.attempts,
+        )
+        generations = generator.generate([request])[0]
+        outcome = _first_valid(generations, request.prefill, pair.reference, language, config)
+        if isinstance(outcome, str):
+            drops.append(Drop(pair.id, "reverse-query-failed", outcome))
+        else:
+            query, attempt = outcome
+            origin = {"query_origin": "reverse-engineered", "query_model": model, "query_attempt": attempt}
+            kept.append(pair.model_copy(update={"query": query, "source": pair.source | origin}))
+        if on_pair:
+            on_pair(pair)
+    return kept, drops
+
+
+def _first_valid(
+    generations: list[Generation], prefill: str, reference: str, language: str, config: ReverseQueryConfig
+) -> tuple[str, int] | str:
+    """The first usable request and its attempt number, or why the last attempt was unusable."""
+    problem = "no attempt"
+    for attempt, generation in enumerate(generations, start=1):
+        query = clean_request(prefill + generation.text)
+        problem = request_problem(query, reference, language, config.max_copied_words)
+        if generation.finish_reason == "length":
+            problem = f"unfinished within {config.max_new_tokens} tokens"
+        if problem is None:
+            return query, attempt
+    return f"{len(generations)} attempts; last: {problem}"
+
+
+def clean_request(text: str) -> str:
+    """The request without a leading label ("Request:") or surrounding quotes."""
+    text = _LABEL.sub("", text.strip())
+    if len(text) > 1 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1]
+    return text.strip()
+
+
+def request_problem(query: str, reference: str, language: str, max_copied_words: int) -> str | None:
+    """Why ``query`` cannot serve as the request for ``reference``, or None when it can."""
+    if not query:
+        return "empty"
+    if text_language(query) != language:
+        return f"request in {text_language(query)}, text in {language}"
+    copied = longest_common_run(query, reference)
+    if copied >= max_copied_words:
+        return f"copies {copied} words of the text verbatim"
+    return None
+
+
+def _chat(language: str, reference: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": prompts.render(language, "system")},
+        {"role": "user", "content": prompts.render(language, "reverse_query", reference=reference)},
+    ]

@@ -1,0 +1,97 @@
+"""The checks on one finished trajectory: REER.md §4 (end of thinking, repetition) plus ours.
+
+Each check returns ``(reason, detail)`` when the trajectory fails it, else None. They read only text, so
+they run in milliseconds and can be re-run with other thresholds at any time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from reer.config import FilterConfig
+from reer.data.language import text_language, units
+from reer.data.overlap import longest_common_run, ngram_overlap
+from reer.data.pairs import Pair
+from reer.search.record import Trajectory
+
+Verdict = tuple[str, str] | None
+Check = Callable[[Pair, Trajectory, FilterConfig], Verdict]
+
+
+def truncated(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    """The initial trace hit its token budget: it never reached ``</think>``."""
+    if t.initial is not None and t.initial.finish_reason == "length":
+        return "truncated", f"no </think> within {t.initial.num_tokens} generated tokens"
+    if re.search(r"</?think>", t.final_trace or ""):
+        return "truncated", "a <think> tag inside the thinking: the block is not cleanly closed"
+    return None
+
+
+def no_conclusion(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    """The last part of the thinking still reflects instead of concluding (REER.md §4)."""
+    trace = t.final_trace or ""
+    tail = trace[int(len(trace) * (1 - config.tail_fraction)) :]
+    found = reflection_markers(tail, config.reflection_markers)
+    if found >= config.tail_max_markers:
+        return "no-conclusion", f"{found} reflection phrases in the last {config.tail_fraction:.0%}"
+    return None
+
+
+def repetition(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    """The three most frequent word trigrams make up too much of all trigrams (REER.md §4)."""
+    share = top_trigram_share(t.final_trace or "")
+    if share > config.max_top3_trigram_share:
+        return "repetition", f"top-3 trigrams are {share:.0%} of all trigrams"
+    return None
+
+
+def too_short(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    size = len(units(t.final_trace or ""))
+    if size < config.min_thinking_units:
+        return "too-short", f"{size} words < {config.min_thinking_units}"
+    return None
+
+
+def leakage(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    """The thinking copies the reference verbatim: training on it would teach copying, not planning."""
+    trace = t.final_trace or ""
+    run = longest_common_run(pair.reference, trace)
+    overlap = ngram_overlap(pair.reference, trace, config.ngram_size)
+    if run >= config.max_copied_units or overlap >= config.max_ngram_overlap:
+        detail = f"longest copied run {run} words; {overlap:.0%} of the reference's {config.ngram_size}-grams"
+        return "leakage", detail
+    return None
+
+
+def language_mismatch(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    found = text_language(t.final_trace or "")
+    if config.check_language and found != t.language:
+        return "language-mismatch", f"thinking in {found}, request in {t.language}"
+    return None
+
+
+CHECKS: tuple[Check, ...] = (truncated, no_conclusion, repetition, too_short, leakage, language_mismatch)
+
+
+def failed_checks(pair: Pair, t: Trajectory, config: FilterConfig) -> dict[str, str]:
+    """Every failed check of one trajectory: reason → detail (empty when it is kept)."""
+    return dict(verdict for check in CHECKS if (verdict := check(pair, t, config)))
+
+
+def reflection_markers(text: str, markers: list[str]) -> int:
+    """Occurrences of reflection phrases; "but wait" counts once, not also as "wait"."""
+    if not markers:
+        return 0
+    alternatives = "|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True))
+    # Latin markers must stand alone ("wait" not in "awaits"); CJK markers have no word boundaries.
+    pattern = re.compile(rf"(?<![A-Za-z])(?:{alternatives})(?![A-Za-z])", re.IGNORECASE)
+    return len(pattern.findall(text))
+
+
+def top_trigram_share(text: str) -> float:
+    words = units(text)
+    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
+    total = sum(trigrams.values())
+    return sum(n for _, n in trigrams.most_common(3)) / total if total else 0.0

@@ -1,0 +1,47 @@
+"""Running the post-filters over a run directory and recording each drop, with its reasons, in the store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reer.config import FilterConfig
+from reer.filters.checks import CHECKS, failed_checks
+from reer.store import RunStore
+
+
+@dataclass
+class FilterReport:
+    finished: int = 0
+    kept: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    drops: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def dropped(self) -> int:
+        return self.finished - self.kept
+
+
+def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
+    """Check every finished trajectory; store the verdicts (replacing earlier ones) and count them."""
+    store = RunStore.open_existing(run_dir)
+    try:
+        report = FilterReport(reasons=Counter({check.__name__.replace("_", "-"): 0 for check in CHECKS}))
+        for pair, trajectory in store.finished():
+            report.finished += 1
+            failed = failed_checks(pair, trajectory, config)
+            if failed:
+                report.drops[(pair.id, trajectory.rollout)] = failed
+                report.reasons.update(failed.keys())
+            else:
+                report.kept += 1
+        rows = [
+            (item, rollout, reason, detail)
+            for (item, rollout), f in report.drops.items()
+            for reason, detail in f.items()
+        ]
+        store.save_filter_drops(rows, config.model_dump_json())
+    finally:
+        store.close()
+    return report
