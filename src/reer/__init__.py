@@ -2,12 +2,12 @@
 
 The public API is small: load pairs, configure, synthesize into a run directory, export.
 
-    from reer import load_config, load_pairs, synthesize, export_jsonl
+    from reer import load_config, load_pairs, synthesize, export_dataset
 """
 
 from reer.config import ReerConfig, SearchConfig, load_config
 from reer.data.pairs import Pair, load_pairs
-from reer.export import export_jsonl
+from reer.export import export_dataset
 from reer.search import Searcher, Trajectory, synthesize
 
 __version__ = "0.2.0"
@@ -19,7 +19,7 @@ __all__ = [
     "Searcher",
     "Trajectory",
     "__version__",
-    "export_jsonl",
+    "export_dataset",
     "load_config",
     "load_pairs",
     "synthesize",

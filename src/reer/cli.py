@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from reer.config import ReerConfig, load_config, parse_override
+from reer.config import EMBEDDED_MODEL, ReerConfig, load_config, parse_override
 from reer.errors import ReerError
 
 app = typer.Typer(
@@ -107,10 +107,8 @@ def synthesize(
     raise typer.Exit(EXIT_PROBLEMS if loaded.problems or code else 0)
 
 
-def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
-    from reer.search.runner import synthesize as run_search
-
-    columns = (
+def _progress_columns() -> tuple[Any, ...]:
+    return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -118,7 +116,12 @@ def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+
+
+def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
+    from reer.search.runner import synthesize as run_search
+
+    with Progress(*_progress_columns(), console=console, transient=False) as progress:
         task = progress.add_task("loading model", total=None)
 
         def on_start(total: int) -> None:
@@ -187,41 +190,137 @@ def _num(value: float | None) -> str:
 
 
 @app.command()
-def export(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")],
-) -> None:
-    """Write finished trajectories as JSONL (query, reference, thinking, scores, steps)."""
-    from reer.export import export_jsonl
-
-    count = export_jsonl(run_dir, output)
-    console.print(f"wrote {count} trajectories to {output}")
-
-
-@app.command()
 def pairs(
-    source: Annotated[str, typer.Argument(help="Bundled source: arena-hard-creative.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Pairs JSONL to write.")],
-    n: Annotated[int | None, typer.Option("-n", help="At most this many pairs.")] = None,
-    answers: Annotated[str, typer.Option(help="Whose answers are the references: o3-mini or gemini.")] = "o3-mini",
-    english_only: Annotated[bool, typer.Option(help="Keep only English prompts and answers.")] = False,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A file (.jsonl/.json/.parquet) or datasets folder, or a bundled source: arena-hard-creative, "
+            "alpaca-eval (non-commercial licence), shakespeare-sonnets, shakespeare-plays."
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Pairs JSONL to write (drops go beside it).")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    n: Annotated[int | None, typer.Option("-n", help="Use only the first N texts of the source.")] = None,
+    reverse_query: Annotated[
+        bool, typer.Option(help="Have the generator write the request of texts that have none (Gutenberg-style).")
+    ] = False,
+    no_filter: Annotated[
+        bool, typer.Option("--no-filter", help="Skip the pre-filters (lengths, language, dedup).")
+    ] = False,
+    answers: Annotated[str, typer.Option(help="arena-hard-creative: whose answers, o3-mini or gemini.")] = "o3-mini",
+    unit: Annotated[
+        str, typer.Option(help="shakespeare-plays: cut into 'scene' pieces or single 'speech'es.")
+    ] = "scene",
+    target_words: Annotated[int, typer.Option(help="shakespeare-plays: words per scene piece or speech.")] = 600,
+    query_field: Annotated[str | None, typer.Option(help="File column holding the request.")] = None,
+    reference_field: Annotated[str | None, typer.Option(help="File column holding the reference.")] = None,
+    id_field: Annotated[str | None, typer.Option(help="File column holding the id.")] = None,
+    split: Annotated[str | None, typer.Option(help="Split of a datasets folder (default: train).")] = None,
+    licence: Annotated[str | None, typer.Option(help="Licence recorded for file rows that carry none.")] = None,
     max_reference_words: Annotated[
         int | None, typer.Option(help="Cut references to whole paragraphs, about this many words.")
     ] = None,
 ) -> None:
-    """Write real (query, reference) pairs from a bundled dataset."""
-    from reer.data.pairs import write_pairs
-    from reer.data.sources import arena_hard_creative, cut_reference, looks_english
+    """Write validated (query, reference) pairs with provenance and licence; every drop is listed with its reason."""
+    from reer.data.build import SourceOptions, build_pairs, dropped_path
+    from reer.data.pairs import FieldMap
 
-    if source != "arena-hard-creative":
-        raise ReerError(f"unknown source '{source}'; available: arena-hard-creative")
-    rows = arena_hard_creative(answers)
-    if english_only:
-        rows = [p for p in rows if looks_english(p.query) and looks_english(p.reference)]
-    if max_reference_words:
-        rows = [p.model_copy(update={"reference": cut_reference(p.reference, max_reference_words)}) for p in rows]
-    count = write_pairs(rows[:n], output)
-    console.print(f"wrote {count} pairs to {output}")
+    if unit not in ("scene", "speech"):
+        raise ReerError(f"--unit must be 'scene' or 'speech', got '{unit}'")
+    fields = FieldMap(
+        id=id_field,
+        query=query_field,
+        reference=reference_field,
+        require_query=not (reverse_query and query_field is None),
+        split=split,
+    )
+    options = SourceOptions(answers, unit, target_words, fields, licence, max_reference_words, n)
+    with Progress(*_progress_columns(), console=console) as progress:
+        task = progress.add_task("reading", total=None)
+        result = build_pairs(
+            source,
+            output,
+            _config(config, set_),
+            options,
+            reverse_query=reverse_query,
+            filters=not no_filter,
+            on_start=lambda total: progress.update(task, total=total, description="writing requests"),
+            on_pair=lambda pair: progress.update(task, advance=1, description=f"request for {pair.id}"),
+        )
+    table = Table(title=f"pairs from {source}", show_header=False)
+    table.add_row("read", str(result.read))
+    for reason, count in sorted(result.reasons().items()):
+        table.add_row(f"dropped: {reason}", str(count))
+    table.add_row("written", str(len(result.pairs)))
+    console.print(table)
+    console.print(f"wrote {len(result.pairs)} pairs to {output}; drops and reasons in {dropped_path(output)}")
+    raise typer.Exit(EXIT_PROBLEMS if result.problems else 0)
+
+
+@app.command("filter")
+def filter_(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Check finished trajectories (end of thinking, repetition, truncation, length, leakage, language)."""
+    from reer.filters import filter_run
+
+    report = filter_run(run_dir, _config(config, set_).filters)
+    _print_filter_report(report, run_dir)
+
+
+def _print_filter_report(report: Any, run_dir: Path) -> None:
+    table = Table("reason", "dropped", title=f"filters on {run_dir}")
+    for reason, count in sorted(report.reasons.items()):
+        table.add_row(reason, str(count))
+    console.print(table)
+    console.print(f"{report.finished} finished trajectories: {report.kept} kept, {report.dropped} dropped")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write (data file, README.md card).")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="messages, messages-inline, sharegpt, alpaca, deepwriting, verl, or records."
+        ),
+    ] = "messages-inline",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    no_filter: Annotated[bool, typer.Option("--no-filter", help="Export every finished trajectory.")] = False,
+    mix: Annotated[Path | None, typer.Option(help="Another SFT dataset to mix in (any format above).")] = None,
+    mix_ratio: Annotated[
+        float, typer.Option(help="Mixed-in samples per REER sample (the published model: about 0.85).")
+    ] = 0.85,
+    check_template: Annotated[
+        str | None,
+        typer.Option(help="Render every sample with this model's chat template; fail if the thinking is lost."),
+    ] = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Filter the run's trajectories and write an SFT dataset with its dataset card."""
+    from reer.export import export_dataset
+
+    cfg = _config(config, set_, seed=seed)
+    result = export_dataset(
+        run_dir,
+        output,
+        format,
+        filters=None if no_filter else cfg.filters,
+        mix=mix,
+        mix_ratio=mix_ratio,
+        check_template_of=check_template,
+        seed=cfg.seed,
+    )
+    if result.filters:
+        _print_filter_report(result.filters, run_dir)
+    mixed = f" + {result.mixed} mixed in" if result.mixed else ""
+    checked = f"; thinking intact under {check_template}'s chat template" if check_template else ""
+    console.print(f"wrote {result.reer_samples} REER samples{mixed} to {result.path}{checked}")
 
 
 @app.command("config")
@@ -244,14 +343,21 @@ def demo(
 ) -> None:
     """Pairs → search → export on real Arena-Hard pairs with the embedded model (a few minutes on a CPU)."""
     from reer.demo import demo_config, prepare_demo
-    from reer.export import export_jsonl
+    from reer.export import export_dataset
 
     pairs_path = prepare_demo(output, items)
     console.print(f"pairs: {pairs_path}")
     from reer.data.pairs import load_pairs
 
     code = _synthesize(load_pairs(pairs_path).pairs, output / "run", demo_config(seed), force=False)
-    count = export_jsonl(output / "run", output / "trajectories.jsonl")
+    records = export_dataset(output / "run", output / "records", "records", filters=None)
+    dataset = export_dataset(
+        output / "run", output / "dataset", filters=demo_config(seed).filters, check_template_of=EMBEDDED_MODEL
+    )
     console.print(f"run store: {output / 'run'}   (inspect: reer status {output / 'run'})")
-    console.print(f"trajectories: {output / 'trajectories.jsonl'} ({count} written)")
+    console.print(f"search records: {records.path} ({records.rows} trajectories)")
+    console.print(
+        f"SFT dataset: {dataset.path} ({dataset.rows} kept by the filters, template-checked with SmolLM2;"
+        f" card: {output / 'dataset' / 'README.md'})"
+    )
     raise typer.Exit(code and EXIT_PROBLEMS)

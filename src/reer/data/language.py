@@ -1,8 +1,9 @@
 """Telling English from Chinese (and from anything else) without a model, plus the length unit of each.
 
-Script counts decide Chinese; for Latin-script text, English is recognised by its function words, which
-make up a large share of any English prose and almost none of French, German or Spanish prose. That is
-enough for filtering writing data, deterministic, and needs no downloaded language model.
+Script counts decide Chinese. Latin-script text is English when English function words outnumber those of
+the other common Latin-script languages (function words make up a large share of any prose); a short
+request with none at all ("Digital transformation project plan example") is English when it is plain
+ASCII. That is enough for filtering writing data, deterministic, and needs no downloaded language model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ _FUNCTION_WORDS = """the a an and or but of to in on at for with as by from is a
     these those i you he she we they my your his her our their not no do does did have has had will would can could
     should what which who how if then there when"""
 _ENGLISH_WORDS = frozenset(_FUNCTION_WORDS.split())
-MIN_ENGLISH_SHARE = 0.12
+# Spanish, French, German, Italian, Portuguese, Dutch; words that are also English ("a", "in") left out.
+_OTHER_FUNCTION_WORDS = """el la los las del que y en una es por con para como pero le les des et est une du pour
+    dans pas qui sur
+    der das und ist nicht ein eine zu mit auf den dem sie ich il di che per non sono della o os em um uma não
+    het een van ook niet zijn"""
+_OTHER_WORDS = frozenset(_OTHER_FUNCTION_WORDS.split())
 MIN_CHINESE_SHARE = 0.3
 
 
@@ -27,7 +33,9 @@ def text_language(text: str) -> str:
     words = [w.lower() for w in _LATIN_WORD.findall(text)]
     if cjk and cjk / (cjk + len(words)) >= MIN_CHINESE_SHARE:
         return "zh"
-    if words and sum(w in _ENGLISH_WORDS for w in words) / len(words) >= MIN_ENGLISH_SHARE:
+    english = sum(w in _ENGLISH_WORDS for w in words)
+    other = sum(w in _OTHER_WORDS for w in words)
+    if english > other or (words and english == other == 0 and text.isascii()):
         return "en"
     return "other"
 

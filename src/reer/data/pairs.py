@@ -77,7 +77,7 @@ def load_pairs(path: Path, fields: FieldMap | None = None) -> LoadResult:
     fields = fields or FieldMap()
     result = LoadResult()
     seen: dict[str, int] = {}
-    for line, row in _rows(path, fields.split):
+    for line, row in read_rows(path, fields.split):
         try:
             pair = _mapped_pair(row, fields) if fields.custom else _to_pair(row)
         except _RowError as exc:
@@ -102,7 +102,7 @@ def write_pairs(pairs: Iterable[Pair], path: Path) -> int:
     return count
 
 
-def _rows(path: Path, split: str | None = None) -> Iterator[tuple[int, Any]]:
+def read_rows(path: Path, split: str | None = None) -> Iterator[tuple[int, Any]]:
     """(line or row number, raw row) for each row; unreadable files raise InputError."""
     if not path.exists():
         raise InputError(f"input file {path} does not exist")

@@ -7,17 +7,25 @@ fail is dropped with the last reason.
 
 The answer is pre-filled with the opening word of a request ("Write", "请写") and stops at the first blank
 line: a request is one paragraph, and small generators otherwise drift into answering it themselves.
+
+Each outcome is appended to a journal file as soon as it is known (flushed and synced), so an interrupted
+run resumes where it stopped and never asks the generator twice for the same text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 from reer import prompts
 from reer.backends.base import Generation, GenerationRequest, Generator, Sampling
 from reer.config import ReverseQueryConfig
-from reer.data.language import text_language
+from reer.data.language import text_language, units
 from reer.data.overlap import longest_common_run
 from reer.data.pairs import Pair
 from reer.data.prefilter import Drop
@@ -26,6 +34,7 @@ from reer.search.reer import derive_seed
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:request|writing request|写作请求|请求)\s*(?:\*\*)?\s*[:：]\s*", re.IGNORECASE)
 _QUOTES = "\"'“”‘’「」"
 _PREFILL = {"en": "Write", "zh": "请写"}
+MIN_REQUEST_UNITS = 3  # "Write a sonnet." is about the shortest useful request
 
 
 def reverse_queries(
@@ -34,27 +43,18 @@ def reverse_queries(
     config: ReverseQueryConfig,
     seed: int = 0,
     model: str = "",
+    journal: Path | None = None,
     on_pair: Callable[[Pair], None] | None = None,
 ) -> tuple[list[Pair], list[Drop]]:
     """Each pair with a written request in ``query``, and a drop for every text no attempt worked for."""
+    done = _read_journal(journal) if journal else {}
     kept, drops = [], []
     for pair in pairs:
-        language = text_language(pair.reference)
-        prompt_language = "zh" if language == "zh" else "en"
-        request = GenerationRequest(
-            messages=_chat(prompt_language, pair.reference[: config.max_reference_chars]),
-            sampling=Sampling(
-                temperature=config.temperature,
-                top_p=config.top_p,
-                max_new_tokens=config.max_new_tokens,
-                stop=("\n\n",),
-                seed=derive_seed(seed, pair.id, "reverse-query"),
-            ),
-            prefill=_PREFILL[prompt_language],
-            n=config.attempts,
-        )
-        generations = generator.generate([request])[0]
-        outcome = _first_valid(generations, request.prefill, pair.reference, language, config)
+        outcome = done.get(_key(pair))
+        if outcome is None:
+            outcome = _write_request(pair, generator, config, seed)
+            if journal:
+                _append(journal, {"key": _key(pair), "outcome": outcome})
         if isinstance(outcome, str):
             drops.append(Drop(pair.id, "reverse-query-failed", outcome))
         else:
@@ -64,6 +64,25 @@ def reverse_queries(
         if on_pair:
             on_pair(pair)
     return kept, drops
+
+
+def _write_request(pair: Pair, generator: Generator, config: ReverseQueryConfig, seed: int) -> tuple[str, int] | str:
+    language = text_language(pair.reference)
+    prompt_language = "zh" if language == "zh" else "en"
+    request = GenerationRequest(
+        messages=_chat(prompt_language, pair.reference[: config.max_reference_chars]),
+        sampling=Sampling(
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+            stop=("\n\n",),
+            seed=derive_seed(seed, pair.id, "reverse-query"),
+        ),
+        prefill=_PREFILL[prompt_language],
+        n=config.attempts,
+    )
+    generations = generator.generate([request])[0]
+    return _first_valid(generations, request.prefill, pair.reference, language, config)
 
 
 def _first_valid(
@@ -91,14 +110,40 @@ def clean_request(text: str) -> str:
 
 def request_problem(query: str, reference: str, language: str, max_copied_words: int) -> str | None:
     """Why ``query`` cannot serve as the request for ``reference``, or None when it can."""
-    if not query:
-        return "empty"
+    if len(units(query)) < MIN_REQUEST_UNITS:
+        return f"too short ({query!r})"
     if text_language(query) != language:
         return f"request in {text_language(query)}, text in {language}"
     copied = longest_common_run(query, reference)
     if copied >= max_copied_words:
         return f"copies {copied} words of the text verbatim"
     return None
+
+
+def _key(pair: Pair) -> str:
+    """A text is identified by id *and* content: an edited text gets a new request."""
+    return f"{pair.id}:{hashlib.sha1(pair.reference.encode()).hexdigest()[:16]}"
+
+
+def _read_journal(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    done = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the last line of a killed run may be cut short; that text is simply asked again
+        outcome = entry["outcome"]
+        done[entry["key"]] = tuple(outcome) if isinstance(outcome, list) else outcome
+    return done
+
+
+def _append(path: Path, entry: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _chat(language: str, reference: str) -> list[dict[str, str]]:

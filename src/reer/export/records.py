@@ -1,15 +1,11 @@
-"""One finished trajectory per JSONL line: the triple (query, thinking, reference) plus how it was found."""
+"""The full record of one finished trajectory (``--format records``): the triple plus how it was found."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 from reer.data.pairs import Pair
 from reer.search.record import Trajectory
-from reer.store import RunStore
 
 
 def trajectory_row(pair: Pair, t: Trajectory) -> dict[str, Any]:
@@ -39,20 +35,3 @@ def trajectory_row(pair: Pair, t: Trajectory) -> dict[str, Any]:
         "seconds": round(t.seconds, 3),
         "source": pair.source,
     }
-
-
-def export_jsonl(run_dir: Path, out: Path) -> int:
-    """Write every finished trajectory of ``run_dir`` to ``out`` (atomically); return how many."""
-    store = RunStore.open_existing(run_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    count = 0
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            for pair, trajectory in store.finished():
-                handle.write(json.dumps(trajectory_row(pair, trajectory), ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(partial, out)
-    finally:
-        store.close()
-    return count

@@ -1,0 +1,161 @@
+"""``reer pairs``: a source → (reverse-engineered requests) → pre-filters → a validated pairs file.
+
+Every pair that does not make it is accounted for: malformed rows with file, line and field; texts whose
+request could not be written; pairs a pre-filter dropped — each with its reason, in ``*.dropped.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reer.config import ReerConfig
+from reer.data.pairs import FieldMap, LoadResult, Pair, RowProblem, load_pairs, write_pairs
+from reer.data.prefilter import Drop, prefilter
+from reer.errors import InputError
+
+BUNDLED = ("arena-hard-creative", "alpaca-eval", "shakespeare-sonnets", "shakespeare-plays")
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    answers: str = "o3-mini"
+    unit: str = "scene"
+    target_words: int = 600
+    fields: FieldMap = field(default_factory=FieldMap)
+    licence: str | None = None
+    max_reference_words: int | None = None
+    limit: int | None = None
+
+
+@dataclass
+class BuildResult:
+    pairs: list[Pair]
+    drops: list[Drop]
+    problems: list[RowProblem]
+    read: int
+
+    def reasons(self) -> Counter[str]:
+        return Counter(d.reason for d in self.drops) + Counter(
+            {"malformed-row": len(self.problems)} if self.problems else {}
+        )
+
+
+def load_source(source: str, options: SourceOptions) -> LoadResult:
+    """Pairs of a bundled source or of a file/folder; reference-only texts come back with an empty query."""
+    if source in BUNDLED:
+        pairs = _bundled(source, options)
+        result = LoadResult(pairs=pairs)
+    elif Path(source).exists():
+        result = load_pairs(Path(source), options.fields)
+        if options.licence:
+            for pair in result.pairs:
+                pair.source.setdefault("licence", options.licence)
+        for pair in result.pairs:
+            pair.source.setdefault("dataset", Path(source).name)
+    else:
+        raise InputError(f"unknown source '{source}': give a file or folder, or one of: {', '.join(BUNDLED)}")
+    if options.max_reference_words:
+        from reer.data.sources import cut_reference
+
+        result.pairs = [
+            p.model_copy(update={"reference": cut_reference(p.reference, options.max_reference_words)})
+            for p in result.pairs
+        ]
+    result.pairs = result.pairs[: options.limit]
+    return result
+
+
+def _bundled(source: str, options: SourceOptions) -> list[Pair]:
+    from reer.data import shakespeare, sources
+
+    if source == "arena-hard-creative":
+        return sources.arena_hard_creative(options.answers)
+    if source == "alpaca-eval":
+        return sources.alpaca_eval()
+    if source == "shakespeare-sonnets":
+        return shakespeare.sonnets()
+    return shakespeare.plays(options.unit, options.target_words)
+
+
+def build_pairs(
+    source: str,
+    output: Path,
+    config: ReerConfig,
+    options: SourceOptions,
+    reverse_query: bool = False,
+    filters: bool = True,
+    on_start: Callable[[int], None] | None = None,
+    on_pair: Callable[[Pair], None] | None = None,
+) -> BuildResult:
+    """Load, write missing requests, pre-filter, and write the pairs file and its drop list."""
+    loaded = load_source(source, options)
+    pairs, drops = loaded.pairs, []
+    missing = [p for p in pairs if not p.query]
+    if missing and not reverse_query:
+        raise InputError(
+            f"{len(missing)} texts of {source} have no request (e.g. {missing[0].id}); add --reverse-query to have "
+            "the generator write them, or map a request column with --query-field"
+        )
+    if missing:
+        pairs, drops = _with_requests(pairs, missing, output, config, on_start, on_pair)
+    if filters:
+        pairs, filtered = prefilter(pairs, config.pairs, _token_counter(config))
+        drops += filtered
+    write_pairs(pairs, output)
+    _write_drops(drops, loaded.problems, dropped_path(output))
+    return BuildResult(pairs, drops, loaded.problems, len(loaded.pairs))
+
+
+def _with_requests(
+    pairs: list[Pair],
+    missing: list[Pair],
+    output: Path,
+    config: ReerConfig,
+    on_start: Callable[[int], None] | None,
+    on_pair: Callable[[Pair], None] | None,
+) -> tuple[list[Pair], list[Drop]]:
+    from reer.backends import load_backend
+    from reer.data.reverse_query import reverse_queries
+
+    if on_start:
+        on_start(len(missing))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    written, drops = reverse_queries(
+        missing,
+        load_backend(config.generator),
+        config.pairs.reverse_query,
+        seed=config.seed,
+        model=f"{config.generator.backend}:{config.generator.model}",
+        journal=output.with_name(output.name + ".queries.jsonl"),
+        on_pair=on_pair,
+    )
+    by_id = {p.id: p for p in written}
+    failed = {d.id for d in drops}
+    return [by_id.get(p.id, p) for p in pairs if p.id not in failed], drops
+
+
+def _token_counter(config: ReerConfig) -> Callable[[str], int]:
+    """Token counts by the scorer's tokenizer: its context is what a reference must fit."""
+    from reer.backends.models import load_tokenizer
+
+    tokenizer = load_tokenizer(config.scorer_model.model)
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def dropped_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".dropped.jsonl")
+
+
+def _write_drops(drops: list[Drop], problems: list[RowProblem], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for problem in problems:
+            row = {"id": None, "reason": "malformed-row", "detail": str(problem)}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for drop in drops:
+            out.write(
+                json.dumps({"id": drop.id, "reason": drop.reason, "detail": drop.detail}, ensure_ascii=False) + "\n"
+            )

@@ -1,0 +1,145 @@
+"""The dataset card (``README.md`` beside the exported file): what is in it, where it came from, how it was
+filtered and found, and under which licences it may be used."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from reer.export.samples import SftSample
+from reer.filters import FilterReport
+from reer.search.text import detect_language
+
+_NON_COMMERCIAL = ("-nc", "non-commercial")
+
+
+@dataclass
+class CardFacts:
+    fmt: str
+    file: str
+    samples: list[SftSample]
+    mixed: list[SftSample]
+    initial_scores: list[float]
+    final_scores: list[float]
+    search_config: dict[str, Any]
+    filters: FilterReport | None
+    filter_config: dict[str, Any] | None
+    mix_source: str | None = None
+    mix_ratio: float | None = None
+    template_checked: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def render_card(facts: CardFacts) -> str:
+    sections = [
+        _front_matter(facts),
+        "# REER writing trajectories\n\n"
+        "Triples of (writing request, thinking, answer): the thinking was found by REER's search for the "
+        "trace that makes the reference answer most likely (lower score is better), and the answer is the "
+        "reference. Made with [reer](https://github.com/) — reverse-engineered reasoning.",
+        _counts(facts),
+        _sources(facts),
+        _filters(facts),
+        _scores(facts),
+        _settings(facts),
+        _usage(facts),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _licences(samples: list[SftSample]) -> Counter[str]:
+    return Counter(s.source.get("licence", "unknown") for s in samples)
+
+
+def _front_matter(facts: CardFacts) -> str:
+    licences = _licences(facts.samples + facts.mixed)
+    languages = sorted({detect_language(s.prompt) for s in facts.samples})
+    meta = {"license": "other" if len(licences) > 1 else next(iter(licences), "unknown"), "language": languages}
+    lines = ["---", f"license: {meta['license']}", "language:", *[f"- {lang}" for lang in languages]]
+    lines += ["tags:", "- reasoning", "- creative-writing", "- reer", "task_categories:", "- text-generation", "---"]
+    return "\n".join(lines)
+
+
+def _counts(facts: CardFacts) -> str:
+    rows = [("REER samples", len(facts.samples))]
+    if facts.filters:
+        rows = [("finished trajectories", facts.filters.finished), ("dropped by filters", facts.filters.dropped)] + rows
+    if facts.mixed:
+        rows.append((f"mixed in from {facts.mix_source} (ratio {facts.mix_ratio})", len(facts.mixed)))
+    rows.append((f"rows in {facts.file}", len(facts.samples) + len(facts.mixed)))
+    return "## Contents\n\n" + _table(("", "count"), rows) + f"\n\nFormat: `{facts.fmt}`."
+
+
+def _sources(facts: CardFacts) -> str:
+    by_dataset = Counter(
+        (s.source.get("dataset", "unknown"), s.source.get("licence", "unknown")) for s in facts.samples + facts.mixed
+    )
+    rows = [(dataset, licence, n) for (dataset, licence), n in by_dataset.most_common()]
+    text = "## Sources and licences\n\n" + _table(("dataset", "licence", "samples"), rows)
+    if any(marker in lic.lower() for lic in _licences(facts.samples + facts.mixed) for marker in _NON_COMMERCIAL):
+        text += (
+            "\n\n**Non-commercial data inside**: some samples come from sources licensed for non-commercial use only."
+        )
+    reversed_queries = sum(s.source.get("query_origin") == "reverse-engineered" for s in facts.samples)
+    if reversed_queries:
+        text += f"\n\n{reversed_queries} requests were reverse-engineered from their texts by a language model."
+    return text
+
+
+def _filters(facts: CardFacts) -> str:
+    if not facts.filters:
+        return "## Filters\n\nNone were applied (`--no-filter`)."
+    rows = [(reason, n) for reason, n in sorted(facts.filters.reasons.items())]
+    settings = json.dumps(facts.filter_config, ensure_ascii=False)
+    return (
+        "## Filters\n\nA trajectory can fail several checks; each failure is counted.\n\n"
+        + _table(("reason", "dropped"), rows)
+        + f"\n\nSettings: `{settings}`"
+    )
+
+
+def _scores(facts: CardFacts) -> str:
+    if not facts.final_scores:
+        return ""
+    rows = [("initial", *_summary(facts.initial_scores)), ("final", *_summary(facts.final_scores))]
+    text = "## Score distribution\n\nScore of the reference given the thinking (clipped mean negative log-prob).\n\n"
+    text += _table(("trace", "mean", "p10", "median", "p90"), rows)
+    bins = Counter(min(int(score / 0.25), 7) for score in facts.final_scores)
+    histogram = [
+        (f"{b * 0.25:.2f}–{(b + 1) * 0.25:.2f}" if b < 7 else "≥ 1.75", "█" * n, n) for b, n in sorted(bins.items())
+    ]
+    return text + "\n\nFinal scores:\n\n" + _table(("score", "", "samples"), histogram)
+
+
+def _summary(scores: list[float]) -> tuple[str, ...]:
+    if len(scores) < 2:
+        return (f"{scores[0]:.4f}",) * 4 if scores else ("",) * 4
+    deciles = statistics.quantiles(scores, n=10)
+    return tuple(f"{v:.4f}" for v in (statistics.fmean(scores), deciles[0], statistics.median(scores), deciles[-1]))
+
+
+def _settings(facts: CardFacts) -> str:
+    text = "## How the thinking was found\n\n```json\n" + json.dumps(facts.search_config, indent=2, ensure_ascii=False)
+    text += "\n```"
+    if facts.template_checked:
+        text += (
+            f"\n\nEvery row was rendered with the chat template of `{facts.template_checked}`; the thinking survived."
+        )
+    return text + "".join(f"\n\n{note}" for note in facts.notes)
+
+
+def _usage(facts: CardFacts) -> str:
+    if facts.fmt == "verl":
+        hint = "verl SFT: `data.prompt_key=question data.response_key=answer`, or multi-turn with `messages`."
+    else:
+        hint = f'`datasets.load_dataset("json", data_files="{facts.file}")`; then `reer train` or any SFT trainer.'
+    return "## Loading\n\n" + hint
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""``reer export``: filtered trajectories → an SFT dataset folder (data file, dataset card, manifest).
+
+The folder is built next to its destination and swapped in at the end, so a failed template check or a
+crash never leaves a half-written dataset where a trainer would pick it up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reer.config import FilterConfig
+from reer.data.pairs import Pair
+from reer.errors import ReerError
+from reer.export.card import CardFacts, render_card
+from reer.export.formats import WRITERS, Row, file_name, read_samples
+from reer.export.records import trajectory_row
+from reer.export.samples import SftSample
+from reer.export.template_check import check_template
+from reer.filters import FilterReport, filter_run
+from reer.search.record import Trajectory
+from reer.store import RunStore
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    rows: int
+    reer_samples: int
+    mixed: int
+    filters: FilterReport | None
+
+
+def export_dataset(
+    run_dir: Path,
+    out_dir: Path,
+    fmt: str = "messages-inline",
+    filters: FilterConfig | None = None,
+    mix: Path | None = None,
+    mix_ratio: float = 0.85,
+    check_template_of: str | None = None,
+    seed: int = 0,
+) -> ExportResult:
+    """Filter (unless ``filters`` is None), convert, optionally mix and template-check, then write."""
+    if fmt not in WRITERS and fmt != "records":
+        raise ReerError(f"unknown format '{fmt}'; choose one of: {', '.join([*WRITERS, 'records'])}")
+    _check_destination(out_dir)
+    report = filter_run(run_dir, filters) if filters else None
+    finished, search_config = _finished(run_dir, report)
+    samples = [_sample(pair, t) for pair, t in finished]
+    mixed = _mix_in(mix, mix_ratio, len(samples), seed) if mix else []
+    if fmt == "records":
+        if mixed:
+            raise ReerError("--format records holds search records only; mix into an SFT format instead")
+        rows: list[Row] = [trajectory_row(pair, t) for pair, t in finished]
+    else:
+        combined = samples + mixed
+        if mixed:
+            random.Random(seed).shuffle(combined)
+        rows = [WRITERS[fmt](s) for s in combined]
+    if check_template_of:
+        from reer.backends.models import load_tokenizer
+
+        check_template(rows, load_tokenizer(check_template_of), check_template_of, fmt)
+    facts = CardFacts(
+        fmt=fmt,
+        file=file_name(fmt),
+        samples=samples,
+        mixed=mixed,
+        initial_scores=[t.initial_score for _, t in finished if t.initial_score is not None],
+        final_scores=[t.final_score for _, t in finished if t.final_score is not None],
+        search_config=search_config,
+        filters=report,
+        filter_config=filters.model_dump(mode="json") if filters else None,
+        mix_source=str(mix) if mix else None,
+        mix_ratio=mix_ratio if mix else None,
+        template_checked=check_template_of,
+    )
+    if mix and len(mixed) < round(mix_ratio * len(samples)):
+        facts.notes.append(f"{mix} holds only {len(mixed)} samples: fewer than the ratio asked for.")
+    _write_folder(out_dir, fmt, rows, facts)
+    return ExportResult(out_dir / file_name(fmt), len(rows), len(samples), len(mixed), report)
+
+
+def _finished(run_dir: Path, report: FilterReport | None) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any]]:
+    store = RunStore.open_existing(run_dir)
+    try:
+        dropped = report.drops if report else {}
+        kept = [(p, t) for p, t in store.finished() if (p.id, t.rollout) not in dropped]
+        search = json.loads(store.get_meta("config") or "{}")
+    finally:
+        store.close()
+    return kept, {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}
+
+
+def _sample(pair: Pair, t: Trajectory) -> SftSample:
+    assert t.final_trace is not None
+    sample_id = pair.id if t.rollout == 0 else f"{pair.id}#{t.rollout}"
+    scores = {"initial_score": t.initial_score, "final_score": t.final_score}
+    return SftSample(sample_id, pair.query, t.final_trace.strip(), pair.reference, None, pair.source | scores)
+
+
+def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
+    """``ratio`` samples of another SFT set per REER sample, drawn without replacement."""
+    if ratio < 0:
+        raise ReerError(f"--mix-ratio must be 0 or more, got {ratio}")
+    others = read_samples(path)
+    wanted = min(round(ratio * reer_count), len(others))
+    drawn = random.Random(seed).sample(others, wanted)
+    return [
+        SftSample(f"mix-{s.id}", s.prompt, s.thinking, s.answer, s.system, {"dataset": str(path)} | s.source)
+        for s in drawn
+    ]
+
+
+def _write_folder(out_dir: Path, fmt: str, rows: list[Row], facts: CardFacts) -> None:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        _write_rows(staging / file_name(fmt), rows, fmt)
+        (staging / "README.md").write_text(render_card(facts), encoding="utf-8")
+        manifest = {"format": fmt, "rows": len(rows), "reer_samples": len(facts.samples), "mixed": len(facts.mixed)}
+        (staging / "export.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _swap_in(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_destination(out_dir: Path) -> None:
+    """Only an earlier export (or an empty folder) may be replaced: never a user's other files."""
+    if out_dir.is_file() or (out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "export.json").exists()):
+        raise ReerError(f"{out_dir} exists and is not a reer export folder; choose another --output")
+
+
+def _write_rows(path: Path, rows: list[Row], fmt: str) -> None:
+    if fmt == "verl":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        return
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` with ``staging``; an existing export is moved aside first, then removed."""
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
