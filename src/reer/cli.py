@@ -248,7 +248,7 @@ def pairs(
             on_start=lambda total: progress.update(task, total=total, description="writing requests"),
             on_pair=lambda pair: progress.update(task, advance=1, description=f"request for {pair.id}"),
         )
-    table = Table(title=f"pairs from {source}", show_header=False)
+    table = Table("pairs", source)
     table.add_row("read", str(result.read))
     for reason, count in sorted(result.reasons().items()):
         table.add_row(f"dropped: {reason}", str(count))

@@ -1,7 +1,8 @@
-"""Verbatim overlap between two texts, in words (characters for Chinese): copy and leakage checks."""
+"""Verbatim overlap between two texts, and repetition inside one, in words (characters for Chinese)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from difflib import SequenceMatcher
 
 from reer.data.language import units
@@ -23,3 +24,11 @@ def ngram_overlap(source: str, copy: str, n: int) -> float:
 
 def _ngrams(items: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(items[i : i + n]) for i in range(len(items) - n + 1)}
+
+
+def top_trigram_share(text: str) -> float:
+    """Share of all trigrams taken by the three most frequent ones: high for degenerate, looping text."""
+    words = units(text)
+    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
+    total = sum(trigrams.values())
+    return sum(n for _, n in trigrams.most_common(3)) / total if total else 0.0

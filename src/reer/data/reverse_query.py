@@ -35,6 +35,7 @@ _LABEL = re.compile(r"^\s*(?:\*\*)?(?:request|writing request|写作请求|请�
 _QUOTES = "\"'“”‘’「」"
 _PREFILL = {"en": "Write", "zh": "请写"}
 MIN_REQUEST_UNITS = 3  # "Write a sonnet." is about the shortest useful request
+MAX_REPEATED_TRIGRAMS = 0.2  # a request that loops ("The piece is to be rewritten…" again and again)
 
 
 def reverse_queries(
@@ -114,10 +115,19 @@ def request_problem(query: str, reference: str, language: str, max_copied_words:
         return f"too short ({query!r})"
     if text_language(query) != language:
         return f"request in {text_language(query)}, text in {language}"
+    if repeated_trigram_share(query) > MAX_REPEATED_TRIGRAMS:
+        return "repeats itself"
     copied = longest_common_run(query, reference)
     if copied >= max_copied_words:
         return f"copies {copied} words of the text verbatim"
     return None
+
+
+def repeated_trigram_share(text: str) -> float:
+    """Share of word trigrams that already occurred earlier in the text (0 for a text without loops)."""
+    words = units(text)
+    trigrams = list(zip(words, words[1:], words[2:], strict=False))
+    return 1 - len(set(trigrams)) / len(trigrams) if trigrams else 0.0
 
 
 def _key(pair: Pair) -> str:

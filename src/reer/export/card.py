@@ -57,8 +57,10 @@ def _licences(samples: list[SftSample]) -> Counter[str]:
 def _front_matter(facts: CardFacts) -> str:
     licences = _licences(facts.samples + facts.mixed)
     languages = sorted({detect_language(s.prompt) for s in facts.samples})
-    meta = {"license": "other" if len(licences) > 1 else next(iter(licences), "unknown"), "language": languages}
-    lines = ["---", f"license: {meta['license']}", "language:", *[f"- {lang}" for lang in languages]]
+    # The Hub wants one licence id; anything else is "other", with the details in the table below.
+    only = next(iter(licences)) if len(licences) == 1 else "other"
+    licence = only if only.replace("-", "").replace(".", "").isalnum() else "other"
+    lines = ["---", f"license: {licence}", "language:", *[f"- {lang}" for lang in languages]]
     lines += ["tags:", "- reasoning", "- creative-writing", "- reer", "task_categories:", "- text-generation", "---"]
     return "\n".join(lines)
 

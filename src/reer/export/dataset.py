@@ -105,8 +105,7 @@ def _finished(run_dir: Path, report: FilterReport | None) -> tuple[list[tuple[Pa
 def _sample(pair: Pair, t: Trajectory) -> SftSample:
     assert t.final_trace is not None
     sample_id = pair.id if t.rollout == 0 else f"{pair.id}#{t.rollout}"
-    scores = {"initial_score": t.initial_score, "final_score": t.final_score}
-    return SftSample(sample_id, pair.query, t.final_trace.strip(), pair.reference, None, pair.source | scores)
+    return SftSample(sample_id, pair.query, t.final_trace.strip(), pair.reference, None, pair.source)
 
 
 def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
@@ -116,8 +115,9 @@ def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSam
     others = read_samples(path)
     wanted = min(round(ratio * reer_count), len(others))
     drawn = random.Random(seed).sample(others, wanted)
+    mark = {"mixed_from": str(path)}
     return [
-        SftSample(f"mix-{s.id}", s.prompt, s.thinking, s.answer, s.system, {"dataset": str(path)} | s.source)
+        SftSample(f"mix-{s.id}", s.prompt, s.thinking, s.answer, s.system, {"dataset": path.name} | s.source | mark)
         for s in drawn
     ]
 

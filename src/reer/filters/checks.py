@@ -7,12 +7,11 @@ they run in milliseconds and can be re-run with other thresholds at any time.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 
 from reer.config import FilterConfig
 from reer.data.language import text_language, units
-from reer.data.overlap import longest_common_run, ngram_overlap
+from reer.data.overlap import longest_common_run, ngram_overlap, top_trigram_share
 from reer.data.pairs import Pair
 from reer.search.record import Trajectory
 
@@ -88,10 +87,3 @@ def reflection_markers(text: str, markers: list[str]) -> int:
     # Latin markers must stand alone ("wait" not in "awaits"); CJK markers have no word boundaries.
     pattern = re.compile(rf"(?<![A-Za-z])(?:{alternatives})(?![A-Za-z])", re.IGNORECASE)
     return len(pattern.findall(text))
-
-
-def top_trigram_share(text: str) -> float:
-    words = units(text)
-    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
-    total = sum(trigrams.values())
-    return sum(n for _, n in trigrams.most_common(3)) / total if total else 0.0
