@@ -40,16 +40,81 @@ def pairs_file(tmp_path, pair):
 
 
 @needs_eval_framework
-def test_pairs_writes_real_loadable_pairs(tmp_path):
+def test_pairs_writes_real_loadable_pairs_and_lists_drops(tmp_path):
     out = tmp_path / "p.jsonl"
-    result = runner.invoke(
-        app,
-        ["pairs", "arena-hard-creative", "-n", "3", "-o", str(out), "--english-only", "--max-reference-words", "120"],
+    result = reer(
+        "pairs",
+        "arena-hard-creative",
+        "-n",
+        "12",
+        "-o",
+        str(out),
+        "--max-reference-words",
+        "120",
+        "--set",
+        "pairs.languages=[en]",
     )
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     loaded = load_pairs(out)
-    assert len(loaded.pairs) == 3 and loaded.problems == []
-    assert all(p.source["dataset"] == "arena-hard-v2.0/creative_writing" for p in loaded.pairs)
+    drops = [json.loads(line) for line in (tmp_path / "p.dropped.jsonl").read_text().splitlines()]
+    assert len(loaded.pairs) + len(drops) == 12 and loaded.problems == []
+    assert drops and all(d["reason"] and d["detail"] for d in drops)
+    assert all(p.source["dataset"] == "arena-hard-v2.0/creative_writing" and p.source["licence"] for p in loaded.pairs)
+    assert f"dropped: {drops[0]['reason']}" in result.stdout and re.search(
+        rf"written\s+│\s+{len(loaded.pairs)}\s", result.stdout
+    )
+
+
+def test_pairs_from_a_file_with_field_flags(tmp_path):
+    source = tmp_path / "mine.jsonl"
+    long = "The lighthouse keeper counted the days of silence and waited for a boat. " * 8
+    rows = [
+        {"key": "a", "ask": "Write a story about a lighthouse keeper.", "text": long},
+        {"key": "b", "ask": "Write a story about a lighthouse keeper.", "text": long + " The end."},
+        {"key": "c", "ask": "Write a story"},
+    ]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "pairs.jsonl"
+    args = [
+        "pairs",
+        str(source),
+        "-o",
+        str(out),
+        "--id-field",
+        "key",
+        "--query-field",
+        "ask",
+        "--reference-field",
+        "text",
+        "--licence",
+        "cc-by-4.0",
+        "--set",
+        "pairs.min_reference_tokens=5",
+    ]
+    result = reer(*args)
+    assert result.returncode == 3, result.stderr  # a malformed row was skipped
+    pairs = load_pairs(out).pairs
+    assert [p.id for p in pairs] == ["a"] and pairs[0].source == {"licence": "cc-by-4.0", "dataset": "mine.jsonl"}
+    drops = [json.loads(line) for line in (tmp_path / "pairs.dropped.jsonl").read_text().splitlines()]
+    assert [d["reason"] for d in drops] == ["malformed-row", "duplicate-query"]
+    assert drops[0]["detail"] == f"{source}:3: text: missing"
+
+    texts_only = reer("pairs", str(source), "-o", str(tmp_path / "t.jsonl"), "--reference-field", "ask", "-n", "1")
+    assert texts_only.returncode == 3 and "t.dropped.jsonl" in texts_only.stdout
+    assert f"{source}:1: query: missing (map it with --query-field" in texts_only.stderr
+
+
+def test_filter_and_export_commands(tmp_path, fake_config, pairs_file):
+    run_dir = tmp_path / "run"
+    reer("synthesize", str(pairs_file), "-o", str(run_dir), "-c", str(fake_config))
+    filtered = reer("filter", str(run_dir), "--set", "filters.min_thinking_units=100000")
+    assert filtered.returncode == 0 and "too-short" in filtered.stdout and "0 kept, 2 dropped" in filtered.stdout
+    out = tmp_path / "dataset"
+    exported = reer("export", str(run_dir), "-o", str(out), "--format", "sharegpt")
+    assert exported.returncode == 0, exported.stderr
+    assert "wrote 2 REER samples" in exported.stdout and (out / "README.md").exists()
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["keeper", "two"] and rows[0]["conversations"][1]["value"].startswith("<think>")
 
 
 def test_synthesize_status_export(tmp_path, fake_config, pairs_file):
@@ -65,10 +130,10 @@ def test_synthesize_status_export(tmp_path, fake_config, pairs_file):
     status = runner.invoke(app, ["status", str(run_dir)], env={"COLUMNS": "200"})
     assert status.exit_code == 0 and "keeper" in status.output and "two" in status.output
 
-    out = tmp_path / "out.jsonl"
-    exported = runner.invoke(app, ["export", str(run_dir), "-o", str(out)])
-    assert exported.exit_code == 0 and "wrote 2 trajectories" in exported.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    out = tmp_path / "records"
+    exported = runner.invoke(app, ["export", str(run_dir), "-o", str(out), "--format", "records", "--no-filter"])
+    assert exported.exit_code == 0 and "wrote 2 REER samples" in exported.output
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["keeper", "two"]
     row = rows[0]
     assert row["thinking"] and row["final_score"] <= row["initial_score"] and len(row["steps"]) == 2
@@ -110,5 +175,5 @@ def test_help_works_without_loading_torch():
     probe = "import sys, reer.cli; reer.cli.app(['--help'], standalone_mode=False); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip().endswith("False")
-    for command in ("synthesize", "status", "export", "pairs", "demo", "config"):
+    for command in ("synthesize", "status", "pairs", "filter", "export", "demo", "config"):
         assert reer(command, "--help").returncode == 0

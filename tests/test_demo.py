@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from reer.data.pairs import load_pairs
+from reer.export import read_samples
 from tests.conftest import needs_embedded
 from tests.test_sources import pytestmark as needs_eval_framework
 
@@ -16,8 +17,12 @@ def test_demo_runs_end_to_end(tmp_path):
     result = subprocess.run([sys.executable, "-m", "reer", "demo", "-o", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert len(load_pairs(out / "pairs.jsonl").pairs) == 4
-    rows = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "records" / "train.jsonl").read_text().splitlines()]
     assert rows, "every demo item was rejected"
     for row in rows:
         assert row["thinking"] and row["final_score"] <= row["initial_score"]
-    assert "trajectories:" in result.stdout and "reer status" in result.stdout
+    samples = read_samples(out / "dataset" / "train.jsonl")
+    assert {s.id for s in samples} <= {row["id"] for row in rows}
+    card = (out / "dataset" / "README.md").read_text()
+    assert f"| REER samples | {len(samples)} |" in card and "the thinking survived" in card
+    assert "search records:" in result.stdout and "SFT dataset:" in result.stdout and "reer status" in result.stdout

@@ -134,10 +134,12 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
     for item_id, steps in db.execute("SELECT item_id, COUNT(*) FROM steps GROUP BY item_id"):
         assert steps <= 3, item_id
 
-    out = tmp_path / "out.jsonl"
+    out = tmp_path / "records"
     exported = subprocess.run(
-        [sys.executable, "-m", "reer", "export", str(run_dir), "-o", str(out)], capture_output=True, text=True
+        [sys.executable, "-m", "reer", "export", str(run_dir), "-o", str(out), "-f", "records", "--no-filter"],
+        capture_output=True,
+        text=True,
     )
-    assert exported.returncode == 0
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert len(rows) == list(statuses.values()).count("done")

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reer.data.pairs import load_pairs
+from reer.data.pairs import FieldMap, load_pairs
 from reer.errors import InputError
 
 
@@ -85,3 +85,41 @@ def test_unreadable_files_raise_input_error(tmp_path):
     (tmp_path / "p.json").write_text('{"id": 1}')
     with pytest.raises(InputError, match="list of rows"):
         load_pairs(tmp_path / "p.json")
+
+
+def test_field_mapping_and_reference_only_texts(tmp_path):
+    path = _jsonl(
+        tmp_path / "custom.jsonl",
+        [
+            {"uid": "u1", "instruction": "Write a haiku.", "output": "Old pond, frog jumps in"},
+            {"uid": "u2", "instruction": "Write a limerick."},
+        ],
+    )
+    fields = FieldMap(id="uid", query="instruction", reference="output")
+    result = load_pairs(path, fields)
+    assert [(p.id, p.query, p.reference) for p in result.pairs] == [("u1", "Write a haiku.", "Old pond, frog jumps in")]
+    assert [str(p) for p in result.problems] == [f"{path}:2: output: missing"]
+    texts = load_pairs(path, FieldMap(reference="instruction", require_query=False))
+    assert [(p.query, p.reference) for p in texts.pairs] == [("", "Write a haiku."), ("", "Write a limerick.")]
+    unmapped = load_pairs(path, FieldMap(reference="output"))
+    assert unmapped.problems[0].field == "query"
+
+
+def test_hugging_face_datasets_folder(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    rows = {"prompt_text": ["Write a poem.", "Write a story."], "answer": ["Roses.", "Once upon a time."]}
+    Dataset.from_dict(rows).save_to_disk(tmp_path / "single")
+    fields = FieldMap(query="prompt_text", reference="answer")
+    assert [p.reference for p in load_pairs(tmp_path / "single", fields).pairs] == ["Roses.", "Once upon a time."]
+    DatasetDict({"train": Dataset.from_dict(rows), "test": Dataset.from_dict(rows).select([1])}).save_to_disk(
+        tmp_path / "dict"
+    )
+    assert len(load_pairs(tmp_path / "dict", fields).pairs) == 2
+    test_split = FieldMap(query="prompt_text", reference="answer", split="test")
+    assert [p.query for p in load_pairs(tmp_path / "dict", test_split).pairs] == ["Write a story."]
+    with pytest.raises(InputError, match="choose a split with --split; it has: train, test"):
+        load_pairs(tmp_path / "dict", FieldMap(query="prompt_text", reference="answer", split="validation"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a folder written by datasets"):
+        load_pairs(tmp_path / "empty")

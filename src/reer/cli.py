@@ -248,6 +248,10 @@ def pairs(
             on_start=lambda total: progress.update(task, total=total, description="writing requests"),
             on_pair=lambda pair: progress.update(task, advance=1, description=f"request for {pair.id}"),
         )
+    for problem in result.problems[:5]:
+        err.print(f"[yellow]skipped[/] {problem}")
+    if len(result.problems) > 5:
+        err.print(f"[yellow]… {len(result.problems) - 5} more malformed rows[/]")
     table = Table("pairs", source)
     table.add_row("read", str(result.read))
     for reason, count in sorted(result.reasons().items()):

@@ -126,7 +126,7 @@ class PrefilterConfig(StrictModel):
     )
     dedup: bool = Field(True, description="Drop exact and near-duplicate requests and references.")
     near_duplicate_threshold: float = Field(
-        0.8, gt=0, le=1, description="Estimated Jaccard similarity of word 5-gram sets at which texts are duplicates."
+        0.8, gt=0, lt=1, description="Estimated Jaccard similarity of word 5-gram sets at which texts are duplicates."
     )
     num_perm: int = Field(128, ge=16, description="MinHash permutations (more: finer similarity estimates).")
     shingle_size: int = Field(5, ge=1, description="Words (characters for Chinese) per shingle.")

@@ -184,6 +184,8 @@ def _mapped_pair(row: Any, fields: FieldMap) -> Pair:
     """A row read through explicit column names; the query may be absent for reference-only texts."""
     row = _object(row)
     reference = _text(row, fields.reference or "reference")
+    if fields.query is None and fields.require_query and row.get("query") is None:
+        raise _RowError("query", "missing (map it with --query-field, or write requests with --reverse-query)")
     query = _text(row, fields.query or "query") if fields.query or fields.require_query else ""
     row_id = row.get(fields.id or "id")
     return Pair(id=_row_id(row_id, query, reference), query=query, reference=reference, source=_source(row))

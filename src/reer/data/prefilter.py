@@ -17,6 +17,7 @@ from typing import Any
 from reer.config import PrefilterConfig
 from reer.data.language import text_language, units
 from reer.data.pairs import Pair
+from reer.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,13 @@ class _Seen:
         self.field, self.threshold = field, config.near_duplicate_threshold
         self.exact: dict[str, str] = {}
         self.signatures: dict[str, Any] = {}
-        self.index = MinHashLSH(threshold=config.near_duplicate_threshold, num_perm=config.num_perm)
+        try:
+            self.index = MinHashLSH(threshold=config.near_duplicate_threshold, num_perm=config.num_perm)
+        except ValueError as exc:  # too few permutations to split into LSH bands at this threshold
+            raise ConfigError(
+                f"pairs.near_duplicate_threshold={config.near_duplicate_threshold} needs more than "
+                f"pairs.num_perm={config.num_perm} permutations ({exc}); raise num_perm or lower the threshold"
+            ) from exc
 
     def twin(self, digest: str, signature: Any) -> tuple[str, str] | None:
         if digest in self.exact:

@@ -31,7 +31,9 @@ from reer.data.pairs import Pair
 from reer.data.prefilter import Drop
 from reer.search.reer import derive_seed
 
-_LABEL = re.compile(r"^\s*(?:\*\*)?(?:request|writing request|写作请求|请求)\s*(?:\*\*)?\s*[:：]\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*(?:\*\*)?(?:request|writing request|写作请求|请求)\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*", re.IGNORECASE
+)
 _QUOTES = "\"'“”‘’「」"
 _PREFILL = {"en": "Write", "zh": "请写"}
 MIN_REQUEST_UNITS = 3  # "Write a sonnet." is about the shortest useful request

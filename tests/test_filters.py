@@ -1,0 +1,109 @@
+"""Post-filters on finished trajectories: every check on a crafted failing and passing case, and the run."""
+
+import pytest
+
+from reer.config import FilterConfig, ModelConfig, ReerConfig, SearchConfig
+from reer.data.pairs import Pair
+from reer.filters import failed_checks, filter_run
+from reer.filters.checks import language_mismatch, leakage, no_conclusion, repetition, too_short, truncated
+from reer.search.record import InitialTrace, Trajectory
+from reer.search.runner import synthesize
+from reer.store import RunStore
+from tests.conftest import LONG_REFERENCE
+
+GOOD = (
+    "Alright, the user wants a short story about a lighthouse keeper who has been alone too long. Hmm, the heart "
+    "of it is loneliness that has become a habit, so the reader should feel the quiet before anything happens. "
+    "Maybe I should open inside his head, counting days, and let the silence feel almost like a person.\n\n"
+    "Then someone has to arrive. Wait, if it is an adult the story turns into a rescue; a child rowing out alone "
+    "would be lighter and warmer, and she can bring something small and practical that shows the village cares. "
+    "Coffee works, because it is ordinary and he would forget it.\n\n"
+    "---\n\nOutline: the count of silent days; the boat at dawn; the girl and the tin; his embarrassment; the "
+    "last line showing that the village has been watching over him all along, gently and without fuss."
+)
+CONFIG = FilterConfig()
+PAIR = Pair(id="keeper", query="Write a short story about a lonely lighthouse keeper.", reference=LONG_REFERENCE)
+
+
+def trajectory(trace: str, finish: str = "stop", language: str = "en") -> Trajectory:
+    initial = InitialTrace(opener="", raw=trace, trace=trace, num_tokens=300, finish_reason=finish, generate_seconds=1)
+    return Trajectory(item_id="keeper", language=language, status="done", initial=initial, final_trace=trace)
+
+
+def test_a_good_trace_passes_every_check():
+    assert failed_checks(PAIR, trajectory(GOOD), CONFIG) == {}
+
+
+def test_truncated_or_unclosed_thinking():
+    assert truncated(PAIR, trajectory(GOOD, finish="length"), CONFIG)[0] == "truncated"
+    assert truncated(PAIR, trajectory(GOOD + "\n</think>\nmore"), CONFIG)[0] == "truncated"
+    assert truncated(PAIR, trajectory(GOOD, finish="eos"), CONFIG) is None
+
+
+def test_end_of_thinking_still_reflecting():
+    dithering = GOOD + "\n\nHmm, wait. But wait, let me think again. Hmm, maybe not. Wait, alternatively hmm."
+    reason, detail = no_conclusion(PAIR, trajectory(dithering), CONFIG)
+    assert reason == "no-conclusion" and "reflection phrases" in detail
+    # the same markers early in the trace are fine: only the tail must conclude
+    early = "Hmm, wait. But wait, let me think again. Hmm, maybe not. Wait, alternatively hmm.\n\n" + GOOD
+    assert no_conclusion(PAIR, trajectory(early), CONFIG) is None
+    assert no_conclusion(PAIR, trajectory(dithering), FilterConfig(tail_max_markers=50)) is None
+
+
+def test_degenerate_repetition():
+    looping = GOOD + "\n\n" + "and then the keeper waits " * 60
+    assert repetition(PAIR, trajectory(looping), CONFIG)[0] == "repetition"
+    assert repetition(PAIR, trajectory(GOOD), CONFIG) is None
+
+
+def test_too_short_thinking():
+    assert too_short(PAIR, trajectory("Alright, a story. Hmm, a keeper."), CONFIG)[0] == "too-short"
+    assert too_short(PAIR, trajectory(GOOD), CONFIG) is None
+
+
+def test_leakage_of_the_reference_into_the_thinking():
+    copied = GOOD + "\n\nDraft: " + LONG_REFERENCE.split("\n\n")[1]
+    reason, detail = leakage(PAIR, trajectory(copied), CONFIG)
+    assert reason == "leakage" and "longest copied run" in detail
+    # a short quoted phrase is not a leak
+    assert leakage(PAIR, trajectory(GOOD + ' Maybe "a second tenant in the tower".'), CONFIG) is None
+    # n-gram overlap catches copies cut into short pieces
+    pieces = " ... ".join(" ".join(LONG_REFERENCE.split()[i : i + 12]) for i in range(0, 120, 14))
+    assert leakage(PAIR, trajectory(GOOD + "\n\n" + pieces), FilterConfig(max_copied_units=1000))[0] == "leakage"
+
+
+def test_language_mismatch():
+    chinese = "好的，用户想要一个关于灯塔看守人的故事。嗯，核心是孤独。" * 10
+    assert language_mismatch(PAIR, trajectory(chinese), CONFIG)[0] == "language-mismatch"
+    assert language_mismatch(PAIR, trajectory(chinese, language="zh"), CONFIG) is None
+    assert language_mismatch(PAIR, trajectory(chinese), FilterConfig(check_language=False)) is None
+
+
+@pytest.fixture
+def fake_run(tmp_path):
+    pairs = [PAIR, PAIR.model_copy(update={"id": "two"}), PAIR.model_copy(update={"id": "three"})]
+    config = ReerConfig(generator=ModelConfig(backend="fake"), search=SearchConfig(max_steps=2, stop_threshold=0))
+    synthesize(pairs, tmp_path / "run", config)
+    return tmp_path / "run"
+
+
+def test_filter_run_records_each_drop_with_its_reasons(fake_run):
+    report = filter_run(fake_run, CONFIG)
+    assert report.finished == 3 and report.kept == 3 and report.dropped == 0
+    strict = FilterConfig(min_thinking_units=10_000, max_top3_trigram_share=0.001)
+    report = filter_run(fake_run, strict)
+    assert report.kept == 0 and report.reasons["too-short"] == 3 and report.reasons["repetition"] == 3
+    store = RunStore.open_existing(fake_run)
+    try:
+        stored = store.filter_drops()
+        assert set(stored) == {("keeper", 0), ("two", 0), ("three", 0)}
+        assert set(stored[("two", 0)]) == {"too-short", "repetition"}
+        assert "10000" in stored[("two", 0)]["too-short"]
+    finally:
+        store.close()
+    filter_run(fake_run, CONFIG)  # a later run replaces the verdicts
+    store = RunStore.open_existing(fake_run)
+    try:
+        assert store.filter_drops() == {}
+    finally:
+        store.close()
