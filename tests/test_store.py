@@ -6,16 +6,32 @@ from reer.config import ReerConfig, load_config
 from reer.errors import ConfigError, ReerError
 from reer.search.runner import open_run, synthesize
 from reer.store import RunStore
+from reer.store.migrations import MIGRATIONS
 
 FAKE = {"generator.backend": "fake", "search.stop_threshold": 0.0, "search.max_steps": 3}
 
 
 def test_schema_is_versioned_and_wal(tmp_path):
     store = RunStore(tmp_path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
     RunStore(tmp_path).close()  # reopening does not re-run migrations
+
+
+def test_a_version_1_run_is_upgraded_in_place(tmp_path, pair):
+    """Runs made by reer 0.2 (schema v1) keep their items and gain the filter-verdict table."""
+    db = sqlite3.connect(tmp_path / "reer.sqlite")
+    db.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    db.execute("INSERT INTO items (id, position, query, reference) VALUES ('old', 0, 'Q', 'R')")
+    db.commit()
+    db.close()
+    store = RunStore(tmp_path)
+    try:
+        assert store.pair("old").query == "Q" and store.filter_drops() == {}
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        store.close()
 
 
 def test_newer_schema_is_refused(tmp_path):
