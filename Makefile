@@ -17,7 +17,7 @@ setup: $(STAMP)
 setup-llamacpp: $(LLAMA_STAMP)
 
 $(LLAMA_STAMP): $(STAMP)
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e ".[dev,llamacpp]"
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e ".[dev,llamacpp,train]"
 	touch $(LLAMA_STAMP)
 
 $(STAMP): pyproject.toml

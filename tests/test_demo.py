@@ -1,8 +1,6 @@
 """The README's main command, for real: `reer demo` on real Arena-Hard pairs with the embedded model."""
 
 import json
-import subprocess
-import sys
 
 from reer.data.pairs import load_pairs
 from reer.export import read_samples
@@ -12,9 +10,8 @@ from tests.test_sources import pytestmark as needs_eval_framework
 
 @needs_embedded
 @needs_eval_framework
-def test_demo_runs_end_to_end(tmp_path):
-    out = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "reer", "demo", "-o", str(out)], capture_output=True, text=True)
+def test_demo_runs_end_to_end(demo_run):
+    out, result = demo_run
     assert result.returncode == 0, result.stderr
     assert len(load_pairs(out / "pairs.jsonl").pairs) == 4
     rows = [json.loads(line) for line in (out / "records" / "train.jsonl").read_text().splitlines()]

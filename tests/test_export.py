@@ -164,3 +164,21 @@ def test_a_stripping_template_is_caught_and_the_old_export_survives(run_dir, tmp
     with pytest.raises(TemplateError, match=r"4 of 4 samples .*thinking is dropped.*strip"):
         export_dataset(run_dir, out, "alpaca", filters=None, check_template_of=str(stripping))
     assert (out / "train.jsonl").read_text() == before and not (out / "train.parquet").exists()
+
+
+def test_training_data_from_an_export_folder_a_file_or_a_run(run_dir, tmp_path):
+    from reer.train.data import load_samples, mix, prompt_completion
+
+    folder = export_dataset(run_dir, tmp_path / "data", "messages-inline", filters=None).path.parent
+    from_folder = load_samples(folder)
+    from_run = load_samples(run_dir)
+    from_verl = load_samples(export_dataset(run_dir, tmp_path / "verl", "verl", filters=None).path)
+    assert [s.id for s in from_folder] == [s.id for s in from_run] == [s.id for s in from_verl]
+    assert load_samples(run_dir, FilterConfig(min_thinking_units=10_000)) == []
+    example = prompt_completion(from_run[0])
+    assert example["prompt"] == [{"role": "user", "content": from_run[0].prompt}]
+    assert example["completion"][0]["content"].startswith("<think>\n" + from_run[0].thinking)
+    mixed = mix(from_run, folder / "train.jsonl", 0.5, seed=1)
+    assert len(mixed) == 6 and sum(s.id.startswith("mix-") for s in mixed) == 2
+    with pytest.raises(ReerError, match="does not exist"):
+        load_samples(tmp_path / "missing")

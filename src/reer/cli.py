@@ -327,6 +327,81 @@ def export(
     console.print(f"wrote {result.reer_samples} REER samples{mixed} to {result.path}{checked}")
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="An export folder, an SFT file (any export format) or a run directory.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for checkpoints and the final model.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    preset: Annotated[
+        str | None, typer.Option(help="deepwriter (the published recipe) or cpu-smoke (a few LoRA steps on a CPU).")
+    ] = None,
+    mix: Annotated[Path | None, typer.Option(help="Another SFT dataset to mix in at train.mix_ratio.")] = None,
+    merge: Annotated[bool, typer.Option(help="LoRA: also write the adapters merged into the base model.")] = False,
+    show_sample: Annotated[bool, typer.Option(help="Print one sample with the tokens the loss falls on.")] = False,
+    seed: SeedOpt = None,
+) -> None:
+    """Fine-tune a model on REER data with TRL (loss on the assistant turn only); rerun to resume."""
+    from reer.config import TRAIN_PRESETS, TrainConfig
+    from reer.train import train as run_training
+
+    cfg = _config(config, set_, seed=seed)
+    settings = cfg.train
+    if preset:
+        if preset not in TRAIN_PRESETS:
+            raise ReerError(f"unknown preset '{preset}'; choose one of: {', '.join(TRAIN_PRESETS)}")
+        # preset < config file < --set: fields given explicitly win over the preset's
+        explicit = settings.model_dump(include=settings.model_fields_set)
+        settings = TrainConfig(**(TRAIN_PRESETS[preset] | explicit))
+    result = run_training(
+        data,
+        output,
+        settings,
+        seed=cfg.seed,
+        mix_with=mix,
+        filters=cfg.filters,
+        merge=merge,
+        show_sample=console.print if show_sample else None,
+    )
+    if result.resumed_from:
+        console.print(f"resumed from {result.resumed_from}")
+    if result.truncated:
+        err.print(f"[yellow]{result.truncated} samples were cut at train.max_length={settings.max_length}[/]")
+    losses = f"{result.losses[0]:.4f} → {result.losses[-1]:.4f}" if result.losses else "n/a"
+    console.print(
+        f"{result.steps} steps in {result.seconds:.1f} s ({result.seconds_per_step:.1f} s/step); loss {losses}; "
+        f"peak memory {result.peak_memory_mb:.0f} MB"
+    )
+    console.print(f"model: {result.final}" + (f"; merged: {result.merged}" if result.merged else ""))
+
+
+@app.command()
+def generate(
+    model: Annotated[str, typer.Argument(help="A trained model or LoRA adapter folder, or a model name.")],
+    prompt: Annotated[str | None, typer.Option(help="The writing request.")] = None,
+    prompt_file: Annotated[Path | None, typer.Option(help="A file holding the request.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Token budget for thinking and answer together.")] = 512,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, …")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Ask a trained model: it thinks inside <think>, then answers; both are shown separately."""
+    from reer.train.generate import generate_reply, load_for_generation
+
+    if (prompt is None) == (prompt_file is None):
+        raise ReerError("give the request with exactly one of --prompt or --prompt-file")
+    if prompt_file is not None and not prompt_file.is_file():
+        raise ReerError(f"--prompt-file {prompt_file} does not exist")
+    text = prompt if prompt is not None else prompt_file.read_text(encoding="utf-8")
+    loaded, tokenizer = load_for_generation(model, device)
+    reply = generate_reply(loaded, tokenizer, text, max_new_tokens, temperature, seed)
+    console.rule("thinking")
+    console.print(reply.thinking or "(none)", markup=False)
+    console.rule("answer")
+    console.print(reply.answer or "(none: the budget ran out while thinking)", markup=False)
+    console.rule(f"{reply.tokens} tokens")
+
+
 @app.command("config")
 def show_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """Print the effective configuration as YAML (defaults, then the file, then --set)."""

@@ -161,6 +161,56 @@ class FilterConfig(StrictModel):
     check_language: bool = Field(True, description="Drop thinking not written in the request's language.")
 
 
+class TrainConfig(StrictModel):
+    """Supervised fine-tuning on REER data (REER.md §5: 3 epochs, lr 2e-5, global batch 96, full fine-tune)."""
+
+    base_model: str = Field(
+        EMBEDDED_MODEL, description="The model to fine-tune: the embedded name or a local directory."
+    )
+    method: Literal["full", "lora"] = Field("full", description="Full fine-tune (published) or LoRA adapters (PEFT).")
+    epochs: float = Field(3.0, gt=0, description="Passes over the data (REER.md §5: 3).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate (REER.md §5: 2e-5).")
+    global_batch_size: int = Field(
+        96, ge=1, description="Samples per optimizer step, over all devices (REER.md §5: 96)."
+    )
+    per_device_batch_size: int = Field(1, ge=1, description="Samples per forward pass on one device.")
+    max_length: int = Field(8192, ge=64, description="Tokens per sample; longer ones are truncated (the end is cut).")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Linear warm-up share of the steps (ours).")
+    lr_scheduler: str = Field("cosine", description="Learning-rate schedule (a transformers scheduler name; ours).")
+    weight_decay: float = Field(0.0, ge=0)
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory on long samples.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="'auto': bf16 on GPUs that support it, fp32 elsewhere (bf16 is slow on most CPUs)."
+    )
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_target_modules: str | list[str] = Field("all-linear", description="Modules given adapters.")
+    save_steps: int = Field(50, ge=1, description="Checkpoint every this many optimizer steps.")
+    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (the newest).")
+    logging_steps: int = Field(1, ge=1)
+    mix_ratio: float = Field(0.85, ge=0, description="With --mix: mixed-in samples per REER sample (published ~0.85).")
+
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # The published DeepWriter-8B recipe (REER.md §5); the base model is yours to choose.
+    "deepwriter": {"method": "full", "epochs": 3.0, "learning_rate": 2e-5, "global_batch_size": 96},
+    # A few LoRA steps of the embedded SmolLM2 on 2 CPU cores: checks the whole path in minutes.
+    "cpu-smoke": {
+        "method": "lora",
+        "max_steps": 4,
+        "learning_rate": 2e-4,
+        "global_batch_size": 2,
+        "per_device_batch_size": 1,
+        "max_length": 512,
+        "save_steps": 2,
+        "warmup_ratio": 0.0,
+        "lr_scheduler": "constant",
+    },
+}
+
+
 class ReerConfig(StrictModel):
     """Everything a synthesis run depends on; its fingerprint identifies the run."""
 
@@ -169,6 +219,7 @@ class ReerConfig(StrictModel):
     search: SearchConfig = Field(default_factory=SearchConfig)
     pairs: PrefilterConfig = Field(default_factory=PrefilterConfig, description="`reer pairs` (not fingerprinted).")
     filters: FilterConfig = Field(default_factory=FilterConfig, description="`reer filter` (not fingerprinted).")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="`reer train` (not fingerprinted).")
     seed: int = Field(0, description="Seeds every random choice; a rerun with the same seed repeats a run.")
     concurrency: int = Field(
         1,
@@ -227,6 +278,6 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
     # The stages before and after the search do not change its results.
-    settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters"})
+    settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters", "train"})
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

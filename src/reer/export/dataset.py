@@ -57,7 +57,7 @@ def export_dataset(
     report = filter_run(run_dir, filters) if filters else None
     finished, search_config = _finished(run_dir, report)
     samples = [_sample(pair, t) for pair, t in finished]
-    mixed = _mix_in(mix, mix_ratio, len(samples), seed) if mix else []
+    mixed = mix_in(mix, mix_ratio, len(samples), seed) if mix else []
     if fmt == "records":
         if mixed:
             raise ReerError("--format records holds search records only; mix into an SFT format instead")
@@ -91,6 +91,12 @@ def export_dataset(
     return ExportResult(out_dir / file_name(fmt), len(rows), len(samples), len(mixed), report)
 
 
+def run_samples(run_dir: Path, filters: FilterConfig | None) -> list[SftSample]:
+    """The SFT samples of a run's finished trajectories that pass ``filters`` (all of them with None)."""
+    report = filter_run(run_dir, filters) if filters else None
+    return [_sample(pair, t) for pair, t in _finished(run_dir, report)[0]]
+
+
 def _finished(run_dir: Path, report: FilterReport | None) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any]]:
     store = RunStore.open_existing(run_dir)
     try:
@@ -108,7 +114,7 @@ def _sample(pair: Pair, t: Trajectory) -> SftSample:
     return SftSample(sample_id, pair.query, t.final_trace.strip(), pair.reference, None, pair.source)
 
 
-def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
+def mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
     """``ratio`` samples of another SFT set per REER sample, drawn without replacement."""
     if ratio < 0:
         raise ReerError(f"--mix-ratio must be 0 or more, got {ratio}")

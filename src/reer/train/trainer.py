@@ -1,0 +1,181 @@
+"""``reer train``: supervised fine-tuning on REER data with TRL's ``SFTTrainer`` (full or LoRA).
+
+The same code runs on a CPU, one GPU, or several through ``accelerate launch``/``torchrun``: the device
+count comes from the launcher (``WORLD_SIZE``), and gradient accumulation is derived from it so the
+*global* batch stays what the config says. Checkpoints go to ``OUT_DIR/checkpoint-N``; a rerun resumes
+from the newest one. The final model is saved in Hugging Face format to ``OUT_DIR/final`` with the
+settings that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reer.config import FilterConfig, TrainConfig
+from reer.errors import ConfigError, ReerError
+from reer.train.data import load_samples, mix, prompt_completion
+from reer.train.mask import check_mask, render_mask
+
+
+@dataclass
+class TrainResult:
+    final: Path
+    merged: Path | None
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed_from: str | None = None
+    peak_memory_mb: float = 0.0
+    truncated: int = 0  # samples cut at max_length: their end (often the answer) is not trained on
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / self.steps if self.steps else 0.0
+
+
+def train(
+    data: Path,
+    out_dir: Path,
+    config: TrainConfig,
+    seed: int = 0,
+    mix_with: Path | None = None,
+    filters: FilterConfig | None = None,
+    merge: bool = False,
+    show_sample: Callable[[Any], None] | None = None,
+) -> TrainResult:
+    """Fine-tune ``config.base_model`` on ``data`` into ``out_dir``; resume if checkpoints are there."""
+    from datasets import Dataset
+
+    samples = load_samples(data, filters)
+    if mix_with:
+        samples = mix(samples, mix_with, config.mix_ratio, seed)
+    if not samples:
+        raise ReerError(f"{data} holds no training samples (were they all filtered out? see `reer filter`)")
+    dataset = Dataset.from_list([prompt_completion(s) for s in samples])
+    trainer, tokenizer = _trainer(dataset, out_dir, config, seed)
+    check_mask(trainer.train_dataset[0], dataset[0], tokenizer, config.max_length)
+    truncated = sum(len(row["input_ids"]) >= config.max_length for row in trainer.train_dataset)
+    if show_sample:
+        show_sample(render_mask(trainer.train_dataset[0], tokenizer))
+    last = _last_checkpoint(out_dir)
+    started = time.perf_counter()
+    steps_before = _checkpoint_step(last)
+    trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - started
+    final = _save(trainer, tokenizer, out_dir / "final", config, data, len(samples))
+    merged = _merge(trainer, tokenizer, out_dir / "merged") if merge and config.method == "lora" else None
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return TrainResult(
+        final, merged, trainer.state.global_step - steps_before, losses, seconds, last, _peak_memory_mb(), truncated
+    )
+
+
+def _trainer(dataset: Any, out_dir: Path, config: TrainConfig, seed: int) -> tuple[Any, Any]:
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from reer.backends.models import resolve_model_path
+
+    model_path = resolve_model_path(config.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+    bf16, dtype = _precision(config.dtype)
+    args = SFTConfig(
+        output_dir=str(out_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.per_device_batch_size,
+        gradient_accumulation_steps=accumulation_steps(config),
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        gradient_checkpointing=config.gradient_checkpointing,
+        max_length=config.max_length,
+        completion_only_loss=True,
+        bf16=bf16,
+        model_init_kwargs={"dtype": dtype},
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        report_to="none",
+        seed=seed,
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(
+        model=model_path, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=_lora(config)
+    )
+    return trainer, tokenizer
+
+
+def accumulation_steps(config: TrainConfig) -> int:
+    """Micro-batches per optimizer step so that devices × per-device batch × steps = the global batch."""
+    devices = int(os.environ.get("WORLD_SIZE", "1"))
+    per_step = devices * config.per_device_batch_size
+    if config.global_batch_size % per_step:
+        raise ConfigError(
+            f"train.global_batch_size={config.global_batch_size} is not a multiple of {devices} device(s) × "
+            f"train.per_device_batch_size={config.per_device_batch_size}; change one of them"
+        )
+    return config.global_batch_size // per_step
+
+
+def _precision(dtype: str) -> tuple[bool, str]:
+    """(bf16 mixed precision?, dtype the weights load in)."""
+    import torch
+
+    if dtype == "auto":
+        dtype = "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    return dtype == "bfloat16", dtype
+
+
+def _lora(config: TrainConfig) -> Any:
+    if config.method != "lora":
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _last_checkpoint(out_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(out_dir)) if out_dir.is_dir() else None
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
+
+
+def _save(trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, data: Path, samples: int) -> Path:
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    settings = {"train": config.model_dump(mode="json"), "data": str(data), "samples": samples}
+    (final / "reer-train.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return final
+
+
+def _merge(trainer: Any, tokenizer: Any, target: Path) -> Path:
+    """LoRA adapters folded into the base weights: a plain model any tool loads."""
+    merged = trainer.model.merge_and_unload()
+    merged.save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
+    return target
+
+
+def _peak_memory_mb() -> float:
+    """Peak resident memory of this process (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

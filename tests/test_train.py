@@ -1,0 +1,185 @@
+"""`reer train` / `reer generate` for real: SmolLM2 fine-tuned (LoRA and full) on a small real REER export."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from reer.config import TRAIN_PRESETS, TrainConfig
+from reer.train.data import load_samples, prompt_completion
+from reer.train.mask import MaskError, check_mask, loss_mask
+from tests.conftest import needs_embedded
+from tests.test_sources import pytestmark as needs_eval_framework
+
+pytestmark = [
+    needs_embedded,
+    needs_eval_framework,
+    pytest.mark.skipif(
+        importlib.util.find_spec("trl") is None, reason="trl/peft are not installed (pip install reer[train])"
+    ),
+]
+SMALL = {**TRAIN_PRESETS["cpu-smoke"], "max_length": 192, "learning_rate": 1e-3}
+
+
+@pytest.fixture(scope="session")
+def real_export(demo_run):
+    """The demo's output: real Arena-Hard pairs searched with the embedded model. Its run directory is itself
+    valid training data (every finished trajectory, unfiltered here); `records/train.jsonl` is the same as a file."""
+    out, result = demo_run
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def mean_loss(model_dir, samples, max_length=192):
+    """Mean loss per assistant token over the training samples (the quantity SFT lowers)."""
+    import torch
+
+    from reer.train.generate import load_for_generation
+
+    model, tokenizer = load_for_generation(str(model_dir))
+    total, count = 0.0, 0
+    for sample in samples:
+        example = prompt_completion(sample)
+        prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], tokenize=False)
+        ids = tokenizer(full, add_special_tokens=False, return_tensors="pt")["input_ids"][:, :max_length]
+        start = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        labels = ids.clone()
+        labels[:, :start] = -100
+        with torch.no_grad():
+            loss = model(input_ids=ids, labels=labels).loss
+        n = int((labels[:, 1:] != -100).sum())
+        total, count = total + float(loss) * n, count + n
+    return total / count
+
+
+def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_dir):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    samples = load_samples(real_export / "run")
+    example = prompt_completion(samples[0])
+    tokenizer = AutoTokenizer.from_pretrained(embedded_dir)
+    args = SFTConfig(output_dir="/tmp/unused", completion_only_loss=True, max_length=4096, report_to="none")
+    trainer = SFTTrainer(
+        model=str(embedded_dir), args=args, train_dataset=Dataset.from_list([example]), processing_class=tokenizer
+    )
+    tokenized = trainer.train_dataset[0]
+    assert check_mask(tokenized, example, tokenizer, 4096) is False
+
+    # Independently, token by token: a token is trained on iff its characters lie in the assistant turn.
+    full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], tokenize=False)
+    prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    assert encoded["input_ids"] == list(tokenized["input_ids"])
+    for (start, end), trained in zip(encoded["offset_mapping"], loss_mask(tokenized), strict=True):
+        assert trained == (start >= len(prompt)), (full[start:end], trained)
+    trained_text = tokenizer.decode([t for t, m in zip(tokenized["input_ids"], loss_mask(tokenized), strict=True) if m])
+    assert trained_text.startswith("<think>\n" + samples[0].thinking[:40])
+    assert samples[0].answer in trained_text and trained_text.endswith("<|im_end|>\n")
+
+    shifted = {**tokenized, "labels": [-100] + list(tokenized["labels"][:-1])}
+    with pytest.raises(MaskError, match="not the prompt|not the assistant turn"):
+        check_mask(shifted, example, tokenizer, 4096)
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_a_few_steps_lower_the_training_loss_and_the_model_reloads(real_export, tmp_path, method, embedded_dir):
+    from reer.train import train
+    from reer.train.generate import generate_reply, load_for_generation
+
+    samples = load_samples(real_export / "run")[:2]
+    config = TrainConfig(
+        **{
+            **SMALL,
+            "method": method,
+            "max_steps": 4,
+            "global_batch_size": len(samples),
+            "learning_rate": 1e-3 if method == "lora" else 1e-4,
+        }
+    )
+    before = mean_loss(embedded_dir, samples)
+    result = train(real_export / "run", tmp_path / method, config, merge=method == "lora")
+    assert result.steps == 4 and len(result.losses) == 4 and result.peak_memory_mb > 0
+    after = mean_loss(result.merged or result.final, samples)
+    assert after < before - 0.05, (before, after)
+    saved = json.loads((result.final / "reer-train.json").read_text())
+    assert saved["train"]["method"] == method and saved["samples"] >= 1
+    if method == "lora":
+        assert (result.final / "adapter_config.json").exists() and (result.merged / "config.json").exists()
+    model, tokenizer = load_for_generation(str(result.final))
+    reply = generate_reply(model, tokenizer, "Write a two-line poem about rain.", max_new_tokens=24)
+    assert reply.tokens > 0 and reply.raw
+
+
+def test_training_resumes_from_its_checkpoint_after_kill_9(real_export, tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "reer",
+        "train",
+        str(real_export / "records" / "train.jsonl"),
+        "-o",
+        str(out),
+        "--preset",
+        "cpu-smoke",
+        "--set",
+        "train.max_steps=5",
+        "--set",
+        "train.save_steps=1",
+        "--set",
+        "train.max_length=160",
+        "--set",
+        "train.global_batch_size=1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 600
+    while not (out / "checkpoint-2" / "trainer_state.json").exists():
+        assert process.poll() is None and time.time() < deadline, process.stderr.read() if process.poll() else ""
+        time.sleep(0.5)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / "final").exists()
+    resumed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout and "checkpoint-" in resumed.stdout
+    steps = int(resumed.stdout.split(" steps in ")[0].split()[-1])
+    assert 1 <= steps <= 3  # only what was left of the 5 steps
+    state = json.loads((out / "checkpoint-5" / "trainer_state.json").read_text())
+    assert state["global_step"] == 5 and (out / "final" / "adapter_config.json").exists()
+
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reer",
+            "generate",
+            str(out / "final"),
+            "--prompt",
+            "Write a haiku about the sea.",
+            "--max-new-tokens",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "thinking" in shown.stdout and "answer" in shown.stdout and "16 tokens" in shown.stdout
+
+
+def test_global_batch_must_split_over_devices(monkeypatch):
+    from reer.errors import ConfigError
+    from reer.train.trainer import accumulation_steps
+
+    assert accumulation_steps(TrainConfig()) == 96
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    assert accumulation_steps(TrainConfig(per_device_batch_size=2)) == 6
+    with pytest.raises(ConfigError, match="not a multiple"):
+        accumulation_steps(TrainConfig(global_batch_size=10, per_device_batch_size=2))
