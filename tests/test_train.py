@@ -23,7 +23,7 @@ pytestmark = [
         importlib.util.find_spec("trl") is None, reason="trl/peft are not installed (pip install reer[train])"
     ),
 ]
-SMALL = {**TRAIN_PRESETS["cpu-smoke"], "max_length": 192, "learning_rate": 1e-3}
+SMALL = {**TRAIN_PRESETS["cpu-smoke"], "learning_rate": 1e-3}
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def real_export(demo_run):
     return out
 
 
-def mean_loss(model_dir, samples, max_length=192):
+def mean_loss(model_dir, samples, max_length=512):
     """Mean loss per assistant token over the training samples (the quantity SFT lowers)."""
     import torch
 
@@ -58,7 +58,7 @@ def mean_loss(model_dir, samples, max_length=192):
     return total / count
 
 
-def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_dir):
+def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_dir, tmp_path):
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -66,7 +66,7 @@ def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_d
     samples = load_samples(real_export / "run")
     example = prompt_completion(samples[0])
     tokenizer = AutoTokenizer.from_pretrained(embedded_dir)
-    args = SFTConfig(output_dir="/tmp/unused", completion_only_loss=True, max_length=4096, report_to="none")
+    args = SFTConfig(output_dir=str(tmp_path), completion_only_loss=True, max_length=4096, report_to="none", bf16=False)
     trainer = SFTTrainer(
         model=str(embedded_dir), args=args, train_dataset=Dataset.from_list([example]), processing_class=tokenizer
     )
@@ -135,7 +135,7 @@ def test_training_resumes_from_its_checkpoint_after_kill_9(real_export, tmp_path
         "--set",
         "train.save_steps=1",
         "--set",
-        "train.max_length=160",
+        "train.max_length=512",
         "--set",
         "train.global_batch_size=1",
     ]

@@ -60,6 +60,8 @@ def train(
         raise ReerError(f"{data} holds no training samples (were they all filtered out? see `reer filter`)")
     dataset = Dataset.from_list([prompt_completion(s) for s in samples])
     trainer, tokenizer = _trainer(dataset, out_dir, config, seed)
+    if len(trainer.train_dataset) == 0:  # TRL drops samples whose prompt alone fills max_length
+        raise ReerError(f"every sample's prompt is longer than train.max_length={config.max_length}; raise it")
     check_mask(trainer.train_dataset[0], dataset[0], tokenizer, config.max_length)
     truncated = sum(len(row["input_ids"]) >= config.max_length for row in trainer.train_dataset)
     if show_sample:
@@ -96,7 +98,8 @@ def _trainer(dataset: Any, out_dir: Path, config: TrainConfig, seed: int) -> tup
         lr_scheduler_type=config.lr_scheduler,
         warmup_steps=config.warmup_ratio,
         weight_decay=config.weight_decay,
-        gradient_checkpointing=config.gradient_checkpointing,
+        # only when asked: transformers warns on the argument itself (renamed in v6)
+        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
         max_length=config.max_length,
         completion_only_loss=True,
         bf16=bf16,
