@@ -183,3 +183,20 @@ def test_global_batch_must_split_over_devices(monkeypatch):
     assert accumulation_steps(TrainConfig(per_device_batch_size=2)) == 6
     with pytest.raises(ConfigError, match="not a multiple"):
         accumulation_steps(TrainConfig(global_batch_size=10, per_device_batch_size=2))
+
+
+def test_show_sample_marks_the_trained_tokens(embedded_dir):
+    from transformers import AutoTokenizer
+
+    from reer.train.mask import render_mask
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_dir)
+    prompt, answer = (
+        tokenizer("Write a haiku.")["input_ids"],
+        tokenizer("<think>\nshort\n</think>\n\nRain.")["input_ids"],
+    )
+    tokenized = {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
+    text = render_mask(tokenized, tokenizer)
+    assert text.plain == "Write a haiku.<think>\nshort\n</think>\n\nRain."
+    trained = "".join(text.plain[span.start : span.end] for span in text.spans if span.style == "bold green")
+    assert trained == "<think>\nshort\n</think>\n\nRain."
