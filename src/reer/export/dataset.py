@@ -57,15 +57,12 @@ def export_dataset(
     report = filter_run(run_dir, filters) if filters else None
     finished, search_config = _finished(run_dir, report)
     samples = [_sample(pair, t) for pair, t in finished]
-    mixed = mix_in(mix, mix_ratio, len(samples), seed) if mix else []
+    combined, mixed = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [])
     if fmt == "records":
         if mixed:
             raise ReerError("--format records holds search records only; mix into an SFT format instead")
         rows: list[Row] = [trajectory_row(pair, t) for pair, t in finished]
     else:
-        combined = samples + mixed
-        if mixed:
-            random.Random(seed).shuffle(combined)
         rows = [WRITERS[fmt](s) for s in combined]
     if check_template_of:
         from reer.backends.models import load_tokenizer
@@ -114,7 +111,15 @@ def _sample(pair: Pair, t: Trajectory) -> SftSample:
     return SftSample(sample_id, pair.query, t.final_trace.strip(), pair.reference, None, pair.source)
 
 
-def mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
+def with_mix(samples: list[SftSample], path: Path, ratio: float, seed: int) -> tuple[list[SftSample], list[SftSample]]:
+    """(``samples`` and the mixed-in ones, shuffled; the mixed-in ones alone)."""
+    mixed = _mix_in(path, ratio, len(samples), seed)
+    combined = samples + mixed
+    random.Random(seed).shuffle(combined)
+    return combined, mixed
+
+
+def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
     """``ratio`` samples of another SFT set per REER sample, drawn without replacement."""
     if ratio < 0:
         raise ReerError(f"--mix-ratio must be 0 or more, got {ratio}")

@@ -3,7 +3,6 @@ run directory (its finished trajectories, through the post-filters) — optional
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,9 @@ def load_samples(data: Path, filters: FilterConfig | None = None) -> list[SftSam
 
 def mix(samples: list[SftSample], other: Path, ratio: float, seed: int) -> list[SftSample]:
     """``samples`` plus ``ratio`` samples of ``other`` per sample, drawn without replacement, shuffled."""
-    from reer.export.dataset import mix_in
+    from reer.export.dataset import with_mix
 
-    combined = samples + mix_in(other, ratio, len(samples), seed)
-    random.Random(seed).shuffle(combined)
-    return combined
+    return with_mix(samples, other, ratio, seed)[0]
 
 
 def prompt_completion(sample: SftSample) -> dict[str, Any]:
