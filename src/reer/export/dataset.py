@@ -26,7 +26,8 @@ from reer.export.formats import WRITERS, Row, file_name, read_samples
 from reer.export.records import trajectory_row
 from reer.export.samples import SftSample
 from reer.export.template_check import check_template
-from reer.filters import FilterReport, filter_run
+from reer.filters import FilterReport
+from reer.filters.run import filter_finished
 from reer.search.record import Trajectory
 from reer.store import RunStore
 
@@ -54,8 +55,7 @@ def export_dataset(
     if fmt not in WRITERS and fmt != "records":
         raise ReerError(f"unknown format '{fmt}'; choose one of: {', '.join([*WRITERS, 'records'])}")
     _check_destination(out_dir)
-    report = filter_run(run_dir, filters) if filters else None
-    finished, search_config = _finished(run_dir, report)
+    finished, search_config, report = _finished(run_dir, filters)
     samples = [_sample(pair, t) for pair, t in finished]
     combined, mixed = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [])
     if fmt == "records":
@@ -90,19 +90,23 @@ def export_dataset(
 
 def run_samples(run_dir: Path, filters: FilterConfig | None) -> list[SftSample]:
     """The SFT samples of a run's finished trajectories that pass ``filters`` (all of them with None)."""
-    report = filter_run(run_dir, filters) if filters else None
-    return [_sample(pair, t) for pair, t in _finished(run_dir, report)[0]]
+    return [_sample(pair, t) for pair, t in _finished(run_dir, filters)[0]]
 
 
-def _finished(run_dir: Path, report: FilterReport | None) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any]]:
+def _finished(
+    run_dir: Path, filters: FilterConfig | None
+) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any], FilterReport | None]:
+    """The finished trajectories that pass ``filters`` (verdicts saved), the search settings, the report."""
     store = RunStore.open_existing(run_dir)
     try:
-        dropped = report.drops if report else {}
-        kept = [(p, t) for p, t in store.finished() if (p.id, t.rollout) not in dropped]
+        finished = list(store.finished())
+        report = filter_finished(store, finished, filters) if filters else None
         search = json.loads(store.get_meta("config") or "{}")
     finally:
         store.close()
-    return kept, {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}
+    dropped = report.drops if report else {}
+    kept = [(p, t) for p, t in finished if (p.id, t.rollout) not in dropped]
+    return kept, {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}, report
 
 
 def _sample(pair: Pair, t: Trajectory) -> SftSample:

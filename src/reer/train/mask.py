@@ -29,7 +29,7 @@ def check_mask(tokenized: dict[str, Any], example: dict[str, Any], tokenizer: An
     expected_trained = _ids(tokenizer, full[len(prompt) :]) if full.startswith(prompt) else None
     if ids[:start] != expected_context:
         raise MaskError(
-            f"sample {example['id']}: the masked-out tokens are not the prompt: {_decode(tokenizer, ids[:start])!r}"
+            f"sample {example['id']}: the masked-out tokens are not the prompt: {tokenizer.decode(ids[:start])!r}"
         )
     truncated = len(ids) >= max_length and expected_trained is not None and len(expected_trained) > len(ids) - start
     if truncated:
@@ -37,9 +37,9 @@ def check_mask(tokenized: dict[str, Any], example: dict[str, Any], tokenizer: An
     if expected_trained is None or ids[start:] != expected_trained:
         raise MaskError(
             f"sample {example['id']}: the trained tokens are not the assistant turn; trained: "
-            f"{_decode(tokenizer, ids[start:])[:200]!r}"
+            f"{tokenizer.decode(ids[start:])[:200]!r}"
         )
-    if not truncated and example["completion"][0]["content"] not in _decode(tokenizer, ids[start:]):
+    if not truncated and example["completion"][0]["content"] not in tokenizer.decode(ids[start:]):
         raise MaskError(f"sample {example['id']}: the thinking and answer are not all inside the trained tokens")
     return truncated
 
@@ -61,10 +61,6 @@ def render_mask(tokenized: dict[str, Any], tokenizer: Any) -> Text:
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-
-def _decode(tokenizer: Any, ids: list[int]) -> str:
-    return tokenizer.decode(ids)
 
 
 def _runs(mask: list[int]) -> str:
