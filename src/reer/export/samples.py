@@ -32,3 +32,10 @@ def split_inline(text: str) -> tuple[str, str]:
     """(thinking, answer) of an assistant turn; no ``<think>`` block means no thinking."""
     match = _INLINE.match(text)
     return (match.group(1).strip(), match.group(2).strip()) if match else ("", text.strip())
+
+
+def split_reply(raw: str) -> tuple[str, str]:
+    """(thinking, answer) of a generated reply; a reply cut off inside ``<think>`` has thinking and no answer."""
+    if raw.lstrip().startswith("<think>") and "</think>" not in raw:
+        return raw.lstrip().removeprefix("<think>").strip(), ""
+    return split_inline(raw)

@@ -6,10 +6,9 @@ Loads a full model directory, or a LoRA adapter directory on top of the base mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from reer.export.samples import split_inline
+from reer.export.samples import split_reply
 
 
 @dataclass(frozen=True)
@@ -22,19 +21,10 @@ class Reply:
 
 def load_for_generation(model: str, device: str = "cpu") -> tuple[Any, Any]:
     """(model, tokenizer) of a model directory, the embedded name, or a LoRA adapter directory."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from reer.backends.models import load_model
+    from reer.config import ModelConfig
 
-    from reer.backends.models import resolve_model_path
-
-    path = Path(model)
-    if (path / "adapter_config.json").exists():
-        from peft import AutoPeftModelForCausalLM
-
-        loaded = AutoPeftModelForCausalLM.from_pretrained(str(path), local_files_only=True)
-        return loaded.to(device).eval(), AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    resolved = resolve_model_path(model)
-    loaded = AutoModelForCausalLM.from_pretrained(resolved, local_files_only=True)
-    return loaded.to(device).eval(), AutoTokenizer.from_pretrained(resolved, local_files_only=True)
+    return load_model(ModelConfig(model=model, device=device))
 
 
 def generate_reply(
@@ -53,7 +43,5 @@ def generate_reply(
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, **sampling)
     new = output[0, inputs["input_ids"].shape[1] :]
     raw = tokenizer.decode(new, skip_special_tokens=True)
-    thinking, answer = split_inline(raw)
-    if raw.lstrip().startswith("<think>") and "</think>" not in raw:  # ran out of tokens while thinking
-        thinking, answer = raw.lstrip().removeprefix("<think>").strip(), ""
+    thinking, answer = split_reply(raw)
     return Reply(thinking, answer, raw, len(new))

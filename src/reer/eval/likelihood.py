@@ -1,0 +1,51 @@
+"""Reference likelihood: how probable held-out reference answers are under the model — REER's own signal,
+needing no judge. Each reference is scored after an empty ``<think>`` block and after the model's own
+thinking for that request; training on good thinking should make the second lower (better) than the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reer.backends.base import Generation, GenerationRequest, Sampling, ScoreRequest, ScoreResult
+from reer.config import EvalConfig
+from reer.data.pairs import Pair
+from reer.search.scoring import clipped_score
+
+PART = "likelihood"
+METRICS = ("nll_without_thinking", "nll_with_thinking", "gain", "reer_without_thinking", "reer_with_thinking")
+
+
+def thinking_requests(pairs: Sequence[Pair], config: EvalConfig, seed: int) -> list[GenerationRequest]:
+    """The model's own thinking for each request, stopped at ``</think>``."""
+    sampling = Sampling(config.temperature, config.top_p, config.thinking_tokens, stop=("</think>",), seed=seed)
+    return [
+        GenerationRequest(messages=[{"role": "user", "content": pair.query}], sampling=sampling, prefill="<think>\n")
+        for pair in pairs
+    ]
+
+
+def score_requests(pair: Pair, thinking: str) -> tuple[ScoreRequest, ScoreRequest]:
+    """The reference as the answer after an empty thinking block, and after ``thinking`` (training format)."""
+    return _scored(pair, ""), _scored(pair, thinking)
+
+
+def _scored(pair: Pair, thinking: str) -> ScoreRequest:
+    head = f"<think>\n{thinking}\n</think>\n\n"
+    messages = [{"role": "user", "content": pair.query}, {"role": "assistant", "content": head + pair.reference}]
+    return ScoreRequest(messages=messages, span=(len(head), len(head) + len(pair.reference)))
+
+
+def measurements(without: ScoreResult, with_thinking: ScoreResult, thinking: Generation) -> dict[str, float]:
+    """Mean negative log-likelihood per reference token (lower is better), REER's clipped score, the gain."""
+    nll_without = -sum(without.token_logprobs) / len(without.token_logprobs)
+    nll_with = -sum(with_thinking.token_logprobs) / len(with_thinking.token_logprobs)
+    return {
+        "nll_without_thinking": nll_without,
+        "nll_with_thinking": nll_with,
+        "gain": nll_without - nll_with,
+        "reer_without_thinking": clipped_score(without.token_logprobs),
+        "reer_with_thinking": clipped_score(with_thinking.token_logprobs),
+        "thinking_tokens": float(thinking.num_tokens),
+        "reference_tokens": float(len(without.token_logprobs)),
+    }

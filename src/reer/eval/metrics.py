@@ -1,0 +1,63 @@
+"""Deterministic measurements: LongBench-Write's length score, bootstrap intervals, thinking statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reer.data.language import units
+from reer.data.overlap import top_trigram_share
+from reer.filters.checks import reflection_markers
+
+
+def length_score(required: float, produced: float) -> float:
+    """``S_l`` of the LongWriter paper (REER.md §5): 100 at the target, falling off faster when too short."""
+    if required <= 0:
+        raise ValueError(f"required length must be positive, got {required}")
+    if produced > required:
+        return 100.0 * max(0.0, 1.0 - (produced / required - 1.0) / 3.0)
+    if produced <= 0:
+        return 0.0
+    return 100.0 * max(0.0, 1.0 - (required / produced - 1.0) / 2.0)
+
+
+def text_length(text: str) -> int:
+    """Words for English, characters for Chinese: one unit per word or ideograph."""
+    return len(units(text))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n": self.n}
+
+
+def bootstrap(values: Sequence[float], resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
+    """Mean with a percentile bootstrap interval over items (a single item has a zero-width interval)."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("no values to estimate from")
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    return Estimate(float(data.mean()), float(low), float(high), int(data.size))
+
+
+def thinking_stats(thinking: str, answer: str, markers: Sequence[str]) -> dict[str, float]:
+    """Per reply: lengths, reflection phrases per 1,000 thinking units, and repetition of the thinking."""
+    thinking_units = text_length(thinking)
+    found = reflection_markers(thinking, list(markers)) if thinking else 0
+    return {
+        "thinking_units": float(thinking_units),
+        "answer_units": float(text_length(answer)),
+        "reflections_per_1k": 1000.0 * found / thinking_units if thinking_units else 0.0,
+        "top3_trigram_share": top_trigram_share(thinking),
+    }

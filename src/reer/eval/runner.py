@@ -1,0 +1,323 @@
+"""``reer eval``: answer the selected benchmark items with the model under test, judge, aggregate, report.
+
+Phases run in order and each saves as it goes: answers (one transaction per batch), the reference
+likelihood, then the judge's verdicts (one transaction per batch). A rerun skips everything saved, so a
+killed evaluation resumes without generating an answer or asking for a verdict twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reer.backends import GenerationRequest, Sampling, load_backend
+from reer.config import EvalConfig, ModelConfig
+from reer.data.pairs import Pair, load_pairs
+from reer.errors import InputError, ReerError
+from reer.eval import likelihood
+from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
+from reer.eval.judges import judge_label, judge_tasks, open_judge
+from reer.eval.metrics import bootstrap, text_length, thinking_stats
+from reer.export.samples import split_reply
+from reer.prompts import judge_digest
+from reer.store.eval_store import Answer, EvalStore, Saved
+
+LIKELIHOOD = "likelihood"
+NAMES = (*BENCHMARKS, LIKELIHOOD)
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+_PACKAGES = ("torch", "transformers", "llama_cpp_python", "httpx", "peft", "trl")
+
+
+@dataclass
+class EvalRequest:
+    model: str
+    benchmarks: Sequence[str]
+    out_dir: Path
+    config: EvalConfig
+    sources: dict[str, Path] = field(default_factory=dict)  # benchmark → its file or folder
+    selections: dict[str, Selection] = field(default_factory=dict)
+    references: Path | None = None  # held-out pairs for the reference likelihood
+    markers: Sequence[str] = ()  # reflection phrases counted in the thinking statistics
+    seed: int = 0
+
+
+def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or resume) an evaluation into ``request.out_dir``; return the results written there."""
+    unknown = [name for name in request.benchmarks if name not in NAMES]
+    if unknown or not request.benchmarks:
+        raise ReerError(f"unknown benchmark(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(NAMES)}")
+    report = progress or (lambda phase, done, total: None)
+    items = {
+        name: BENCHMARKS[name].load(request.sources.get(name), request.selections.get(name, Selection()))
+        for name in request.benchmarks
+        if name != LIKELIHOOD
+    }
+    pairs = _reference_pairs(request) if LIKELIHOOD in request.benchmarks else []
+    store = EvalStore(request.out_dir)
+    try:
+        store.check_settings(settings(request))
+        model = _ModelUnderTest(request)
+        for name, its in items.items():
+            _answer(store, name, its, model, request, report)
+        if pairs:
+            _likelihood(store, pairs, model, request, report)
+        model.release()
+        judge = _Judge(request)
+        for name, its in items.items():
+            _judge(store, BENCHMARKS[name], its, judge, request, report)
+        results = {
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "model": request.model,
+            "judge": judge_label(request.config.judge),
+            "smoke_test_only": request.config.judge.smoke_only,
+            "confidence": request.config.confidence,
+            "settings": settings(request),
+            "versions": _versions(),
+            "benchmarks": {name: summarize(BENCHMARKS[name], its, store, request) for name, its in items.items()},
+        }
+        if pairs:
+            results["likelihood"] = _likelihood_summary(store, pairs, request)
+    finally:
+        store.close()
+    return results
+
+
+def settings(request: EvalRequest) -> dict[str, Any]:
+    """What the numbers depend on; a resumed evaluation must use the same (the key's variable name only)."""
+    config = request.config
+    judge = config.judge.model_dump(exclude={"concurrency", "timeout", "http_retries"})
+    return {
+        "model": request.model,
+        "answers": config.model_dump(
+            include={"backend", "dtype", "temperature", "top_p", "max_new_tokens", "thinking_tokens"}
+        ),
+        "judge": judge,
+        "judge_prompts": judge_digest(),
+        "seed": request.seed,
+    }
+
+
+class _ModelUnderTest:
+    """Loaded on first use only: a resumed evaluation with every answer saved never loads it."""
+
+    def __init__(self, request: EvalRequest) -> None:
+        self.config = ModelConfig(
+            backend=request.config.backend,
+            model=request.model,
+            device=request.config.device,
+            dtype=request.config.dtype,
+        )
+        self._backend: Any = None
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = load_backend(self.config)
+        return self._backend
+
+    def release(self) -> None:
+        self._backend = None
+
+
+class _Judge:
+    def __init__(self, request: EvalRequest) -> None:
+        self.config = request.config.judge
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = open_judge(self.config)
+        return self._client
+
+
+def _answer(
+    store: EvalStore, name: str, items: list[EvalItem], model: _ModelUnderTest, request: EvalRequest, report: Progress
+) -> None:
+    config = request.config
+    saved = store.answers(name)
+    missing = [item for item in items if item.id not in saved]
+    done = len(items) - len(missing)
+    report(f"{name}: answers", done, len(items))
+    sampling = Sampling(config.temperature, config.top_p, config.max_new_tokens, seed=request.seed)
+    for chunk in batched(missing, config.batch_size):
+        started = time.perf_counter()
+        messages = [[{"role": "user", "content": item.prompt}] for item in chunk]
+        replies = model.backend.generate([GenerationRequest(messages=m, sampling=sampling) for m in messages])
+        seconds = (time.perf_counter() - started) / len(chunk)
+        answers = []
+        for item, (reply, *_) in zip(chunk, replies, strict=True):
+            thinking, answer = split_reply(reply.text)
+            answers.append(
+                Answer(item.id, reply.text, thinking, answer, reply.num_tokens, reply.finish_reason, seconds)
+            )
+        store.save_answers(name, answers)
+        done += len(chunk)
+        report(f"{name}: answers", done, len(items))
+
+
+def _judge(
+    store: EvalStore, bench: Benchmark, items: list[EvalItem], judge: _Judge, request: EvalRequest, report: Progress
+) -> None:
+    answers = store.answers(bench.name)
+    saved = store.scores(bench.name)
+    tasks = [(item.id, task) for item in items for task in bench.judge_tasks(item, answers[item.id].answer)]
+    pending = [(item_id, task) for item_id, task in tasks if (item_id, task.part) not in saved]
+    done = len(tasks) - len(pending)
+    report(f"{bench.name}: verdicts", done, len(tasks))
+    for chunk in batched(pending, request.config.batch_size):
+        outcomes = judge_tasks(judge.client, [task for _, task in chunk], judge.config, request.seed)
+        store.save_scores(
+            bench.name, [Saved(i, o.part, o.scores, o.raws) for (i, _), o in zip(chunk, outcomes, strict=True)]
+        )
+        done += len(chunk)
+        report(f"{bench.name}: verdicts", done, len(tasks))
+
+
+def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of ``size`` (``itertools.batched`` arrives only with Python 3.12)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _reference_pairs(request: EvalRequest) -> list[Pair]:
+    if request.references is None:
+        raise InputError("the likelihood benchmark needs --references PAIRS (held-out request/reference pairs)")
+    loaded = load_pairs(request.references)
+    if loaded.problems:
+        raise InputError(
+            f"{request.references}: {loaded.problems[0]} (fix the file; {len(loaded.problems)} rows have problems)"
+        )
+    return Selection(limit=request.selections.get(LIKELIHOOD, Selection()).limit).apply(loaded.pairs)
+
+
+def _likelihood(
+    store: EvalStore, pairs: list[Pair], model: _ModelUnderTest, request: EvalRequest, report: Progress
+) -> None:
+    saved = store.scores(LIKELIHOOD)
+    missing = [pair for pair in pairs if (pair.id, likelihood.PART) not in saved]
+    done = len(pairs) - len(missing)
+    report("likelihood", done, len(pairs))
+    for chunk in batched(missing, request.config.batch_size):
+        generations = model.backend.generate(likelihood.thinking_requests(chunk, request.config, request.seed))
+        thoughts = [g[0] for g in generations]
+        requests = [
+            r for pair, g in zip(chunk, thoughts, strict=True) for r in likelihood.score_requests(pair, g.text.strip())
+        ]
+        scored = model.backend.score(requests)
+        rows = [
+            Saved(pair.id, likelihood.PART, likelihood.measurements(scored[2 * k], scored[2 * k + 1], g), [g.text])
+            for k, (pair, g) in enumerate(zip(chunk, thoughts, strict=True))
+        ]
+        store.save_scores(LIKELIHOOD, rows)
+        done += len(chunk)
+        report("likelihood", done, len(pairs))
+
+
+def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request: EvalRequest) -> dict[str, Any]:
+    """Per metric: mean with a bootstrap interval overall and per group, unscored items counted; headlines."""
+    answers = store.answers(bench.name)
+    saved = store.scores(bench.name)
+    verdicts: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (item_id, part), row in saved.items():
+        verdicts[item_id][part] = row.scores
+    per_item = {item.id: bench.item_scores(item, answers[item.id].answer, verdicts[item.id]) for item in items}
+    groups = {item.id: item.group for item in items}
+    metrics = {}
+    for metric in next(iter(per_item.values()), {}):
+        values = {item_id: scores[metric] for item_id, scores in per_item.items()}
+        metrics[metric] = {
+            "overall": _estimate(values.values(), request),
+            "groups": {
+                group: _estimate([v for i, v in values.items() if groups[i] == group], request)
+                for group in dict.fromkeys(item.group for item in items)
+            },
+        }
+    headlines = {}
+    for label, (metric, wanted) in bench.headlines.items():
+        chosen = [scores[metric] for i, scores in per_item.items() if wanted is None or groups[i] in wanted]
+        if any(v is not None for v in chosen):
+            headlines[label] = _estimate(chosen, request)
+    rows = list(saved.values())
+    return {
+        "items": len(items),
+        "headlines": headlines,
+        "metrics": metrics,
+        "judge": {
+            "tasks": len(rows),
+            "unscored": sum(r.scores is None for r in rows),
+            "retried": sum(len(r.raws) > 1 for r in rows),
+            "calls": sum(len(r.raws) for r in rows),
+        },
+        "thinking": _thinking(answers.values(), request.markers),
+        "per_item": [
+            {
+                "id": item.id,
+                "group": item.group,
+                "language": item.language,
+                **_lengths(item, answers[item.id]),
+                **per_item[item.id],
+            }
+            for item in items
+        ],
+    }
+
+
+def _estimate(values: Iterator[float | None] | Sequence[float | None], request: EvalRequest) -> dict[str, Any]:
+    values = list(values)
+    scored = [v for v in values if v is not None]
+    unscored = len(values) - len(scored)
+    if not scored:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, "unscored": unscored}
+    config = request.config
+    return bootstrap(scored, config.bootstrap, config.confidence, request.seed).as_dict() | {"unscored": unscored}
+
+
+def _lengths(item: EvalItem, answer: Answer) -> dict[str, Any]:
+    return {
+        "answer_units": text_length(answer.answer),
+        "thinking_units": text_length(answer.thinking),
+        "tokens": answer.tokens,
+        "finish_reason": answer.finish_reason,
+        **({"required_length": item.data["length"]} if "length" in item.data else {}),
+    }
+
+
+def _thinking(answers: Any, markers: Sequence[str]) -> dict[str, Any]:
+    answers = list(answers)
+    if not answers:
+        return {}
+    stats = [thinking_stats(a.thinking, a.answer, markers) for a in answers]
+    means = {key: sum(s[key] for s in stats) / len(stats) for key in stats[0]}
+    return means | {
+        "with_thinking": sum(bool(a.thinking) for a in answers) / len(answers),
+        "cut_off": sum(a.finish_reason == "length" for a in answers),
+        "seconds_per_answer": sum(a.seconds for a in answers) / len(answers),
+    }
+
+
+def _likelihood_summary(store: EvalStore, pairs: list[Pair], request: EvalRequest) -> dict[str, Any]:
+    saved = store.scores(LIKELIHOOD)
+    rows = [saved[(pair.id, likelihood.PART)].scores or {} for pair in pairs if (pair.id, likelihood.PART) in saved]
+    return {metric: _estimate([row.get(metric) for row in rows], request) for metric in likelihood.METRICS} | {
+        "pairs": len(rows),
+        "source": str(request.references),
+    }
+
+
+def _versions() -> dict[str, str]:
+    from reer import __version__
+
+    found = {"reer": __version__}
+    for package in _PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
