@@ -1,0 +1,205 @@
+"""`reer eval` for real: SmolLM2 answers, the embedded local judge (smoke test) and a real OpenAI-compatible
+server (llama-cpp-python's, started on 127.0.0.1 by the test) as judges; kill -9 and resume."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reer.config import EvalConfig, JudgeConfig
+from reer.data.pairs import write_pairs
+from reer.errors import ConfigError
+from reer.eval import EvalRequest, Selection, evaluate, write_results
+from reer.eval.judges import HttpJudge, JudgeError
+from tests.test_eval_units import BENCHMARK_DIR, needs_copies, needs_eval_package
+
+needs_llama = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed (make setup-llamacpp)"
+)
+pytestmark = [needs_copies, needs_eval_package, needs_llama]
+SECRET = "test-key-not-for-logs"
+
+
+def _rows(db: Path, table: str) -> dict[tuple, tuple]:
+    with sqlite3.connect(db) as connection:
+        if table == "answers":
+            query = "SELECT benchmark, item_id, raw, created FROM answers"
+        else:
+            query = "SELECT benchmark, item_id, part, raws, created FROM scores"
+        rows = connection.execute(query).fetchall()
+    width = 2 if table == "answers" else 3
+    return {row[:width]: row[width:] for row in rows}
+
+
+def _wait_for(db: Path, table: str, at_least: int, process: subprocess.Popen, deadline: float) -> None:
+    while not (db.exists() and len(_rows(db, table)) >= at_least):
+        if process.poll() is not None:
+            pytest.fail(f"reer eval ended before it could be killed: {process.stderr.read()}")
+        assert time.time() < deadline, f"no {table} saved in time"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory) -> Path:
+    from reer.data.sources import arena_hard_creative
+
+    pairs = sorted(arena_hard_creative(), key=lambda p: len(p.query) + len(p.reference))[:2]
+    path = tmp_path_factory.mktemp("heldout") / "pairs.jsonl"
+    write_pairs(pairs, path)
+    return path
+
+
+def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, heldout, embedded_dir):
+    out = tmp_path / "eval"
+    db = out / "eval.sqlite"
+    command = [
+        sys.executable, "-m", "reer", "eval", "smollm2-135m-instruct",
+        "-b", "writingbench", "-b", "longbench-write", "-b", "likelihood",
+        "--longbench", str(BENCHMARK_DIR / "longbench-write"), "--references", str(heldout),
+        "--domains", "D", "--lang", "en", "--limit", "2", "--max-new-tokens", "24", "-o", str(out),
+        "--set", "eval.batch_size=1", "--set", "eval.thinking_tokens=24",
+        "--set", "eval.judge.backend=llamacpp", "--set", "eval.judge.max_tokens=8",
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    deadline = time.time() + 600
+
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_for(db, "answers", 1, first, deadline)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    answers_before = _rows(db, "answers")
+    assert 1 <= len(answers_before) < 4
+
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_for(db, "scores", 3, second, deadline)  # likelihood (2 pairs) done, judging under way
+    os.kill(second.pid, signal.SIGKILL)
+    second.wait()
+    scores_before = _rows(db, "scores")
+    assert len(scores_before) >= 3
+
+    finished = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert finished.returncode == 0, finished.stderr
+    answers, scores = _rows(db, "answers"), _rows(db, "scores")
+    assert len(answers) == 4  # 2 WritingBench + 2 LongBench-Write, none twice
+    assert all(answers[key] == value for key, value in answers_before.items())  # nothing answered again
+    assert len(scores) == 2 + 2 * 5 + 2  # likelihood + 5 criteria per WritingBench item + 1 per LongBench item
+    assert all(scores[key] == value for key, value in scores_before.items())  # no verdict asked twice
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["smoke_test_only"] is True and "SMOKE TEST ONLY" in results["judge"]
+    assert "SMOKE TEST ONLY" in (out / "results.md").read_text() and "SMOKE TEST ONLY" in finished.stderr
+    wb, lb = results["benchmarks"]["writingbench"], results["benchmarks"]["longbench-write"]
+    assert wb["items"] == 2 and {row["group"] for row in wb["per_item"]} == {"D"}
+    assert wb["judge"]["tasks"] == 10 and lb["judge"]["tasks"] == 2
+    # The smoke judge is pre-filled with "score:", so the tiny model does give numbers for WritingBench.
+    assert wb["judge"]["unscored"] < 10 and 10 <= wb["headlines"]["WB-D"]["mean"] <= 100
+    assert all(0 <= row["S_l"] <= 100 for row in lb["per_item"])  # deterministic, whatever the judge did
+    unscored_sq = lb["metrics"]["S_q"]["overall"]["unscored"]
+    assert unscored_sq == lb["judge"]["unscored"]  # unscored verdicts are counted, never zero-filled
+    for key in ("thinking_units", "answer_units", "reflections_per_1k", "top3_trigram_share", "cut_off"):
+        assert key in wb["thinking"]
+    likelihood = results["likelihood"]
+    assert likelihood["pairs"] == 2 and likelihood["nll_without_thinking"]["mean"] > 0
+    assert likelihood["gain"]["mean"] == pytest.approx(
+        likelihood["nll_without_thinking"]["mean"] - likelihood["nll_with_thinking"]["mean"]
+    )
+    assert results["settings"]["judge"]["model"] == "smollm2-135m-instruct" and results["versions"]["reer"]
+    for plot in ("writingbench-groups.png", "longbench-write-length.png"):
+        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    changed = subprocess.run([*command, "--set", "eval.temperature=0.1"], capture_output=True, text=True, env=env)
+    assert changed.returncode == 1 and "other settings" in changed.stderr and "answers" in changed.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def judge_server(embedded_dir, tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server with the embedded model, on 127.0.0.1, needing a key."""
+    if importlib.util.find_spec("uvicorn") is None:
+        pytest.skip("llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')")
+    from reer.backends.models import embedded_gguf_path
+
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("judge-server") / "server.log").open("w")  # a pipe would fill and block it
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf_path()), "--host", "127.0.0.1",
+         "--port", str(port), "--api_key", SECRET, "--n_ctx", "4096", "--n_threads", "2"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {SECRET}"}).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None and time.time() < deadline, "the judge server did not start"
+        time.sleep(0.5)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def test_http_judge_key_comes_from_the_environment(judge_server, monkeypatch):
+    config = JudgeConfig(kind="openai", base_url=judge_server, model="smollm2", api_key_env="REER_TEST_JUDGE_KEY")
+    monkeypatch.delenv("REER_TEST_JUDGE_KEY", raising=False)
+    with pytest.raises(ConfigError, match="REER_TEST_JUDGE_KEY"):
+        HttpJudge(config)
+    monkeypatch.setenv("REER_TEST_JUDGE_KEY", "wrong")
+    with pytest.raises(JudgeError, match="HTTP 401") as refused:
+        HttpJudge(config)._one("Say hello.", 0.0, 0)
+    assert "wrong" not in str(refused.value)
+    monkeypatch.setenv("REER_TEST_JUDGE_KEY", SECRET)
+    reply = HttpJudge(config.model_copy(update={"max_tokens": 8}))._one("Say hello.", 0.0, 0)
+    assert isinstance(reply, str) and reply.strip()
+
+
+def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(judge_server, tmp_path, monkeypatch):
+    """A 1-token verdict can hold no score: every task is asked 1 + retries times, then reported unscored."""
+    monkeypatch.setenv("REER_TEST_JUDGE_KEY", SECRET)
+    judge = JudgeConfig(
+        kind="openai",
+        base_url=judge_server,
+        model="smollm2",
+        api_key_env="REER_TEST_JUDGE_KEY",
+        max_tokens=1,
+        retries=1,
+    )
+    request = EvalRequest(
+        model="smollm2-135m-instruct",
+        benchmarks=["hellobench"],
+        out_dir=tmp_path / "eval",
+        config=EvalConfig(max_new_tokens=16, judge=judge, bootstrap=200),
+        sources={"hellobench": BENCHMARK_DIR / "hellobench"},
+        selections={"hellobench": Selection(limit=2, groups=("heuristic_text_generation",))},
+    )
+    results = evaluate(request)
+    written = write_results(request.out_dir, results)
+    summary = results["benchmarks"]["hellobench"]
+    assert summary["judge"] == {"tasks": 2, "unscored": 2, "retried": 2, "calls": 4}
+    assert summary["metrics"]["score"]["overall"] == {
+        "mean": None, "ci_low": None, "ci_high": None, "n": 0, "unscored": 2
+    }  # fmt: skip
+    assert summary["headlines"] == {} and results["smoke_test_only"] is False
+    assert results["settings"]["judge"]["api_key_env"] == "REER_TEST_JUDGE_KEY"
+    assert "2 unscored" in (request.out_dir / "results.md").read_text()
+    for path in [*written, request.out_dir / "eval.sqlite"]:
+        assert SECRET.encode() not in path.read_bytes()
