@@ -212,3 +212,10 @@ def test_reference_likelihood_scores_exactly_the_reference_after_each_thinking(p
         assert content[slice(*request.span)] == pair.reference and request.messages[0]["content"] == pair.query
     assert without.messages[-1]["content"].startswith("<think>\n\n</think>\n\n")
     assert with_thinking.messages[-1]["content"].startswith("<think>\nPlan: a keeper")
+
+
+def test_selection_limits_per_benchmark_or_per_group():
+    items = [EvalItem("b", f"{g}{n}", "p", "en" if n % 2 else "zh", g) for g in "AAB" for n in range(3)]
+    assert [i.id for i in Selection(limit=2).apply(items)] == ["A0", "A1"]
+    assert [i.id for i in Selection(limit=1, per_group=True).apply(items)] == ["A0", "B0"]
+    assert [i.id for i in Selection(languages=("en",), groups=("B",)).apply(items)] == ["B1"]

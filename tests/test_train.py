@@ -200,3 +200,18 @@ def test_show_sample_marks_the_trained_tokens(embedded_dir):
     assert text.plain == "Write a haiku.<think>\nshort\n</think>\n\nRain."
     trained = "".join(text.plain[span.start : span.end] for span in text.spans if span.style == "bold green")
     assert trained == "<think>\nshort\n</think>\n\nRain."
+
+
+def test_a_sample_whose_request_fills_max_length_is_skipped_not_misaligned(embedded_dir, tmp_path):
+    """TRL drops such a sample; the mask check must then compare the first kept sample with its own source."""
+    from reer.export.formats import WRITERS
+    from reer.export.samples import SftSample
+    from reer.train import train
+
+    long_request = SftSample("long", "Describe the harbour. " * 60, "Plan the scene.", "The harbour was quiet.")
+    short = SftSample("short", "Write one line about rain.", "Keep it short.", "Rain taps the glass.")
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(WRITERS["messages-inline"](s)) + "\n" for s in (long_request, short)))
+    settings = TrainConfig(**(SMALL | {"max_steps": 1, "global_batch_size": 1, "max_length": 128}))
+    result = train(data, tmp_path / "model", settings)
+    assert result.dropped == 1 and result.steps == 1 and (result.final / "adapter_config.json").exists()

@@ -361,6 +361,8 @@ def train(
         console.print(f"resumed from {result.resumed_from}")
     if result.truncated:
         err.print(f"[yellow]{result.truncated} samples were cut at train.max_length={settings.max_length}[/]")
+    if result.dropped:
+        err.print(f"[yellow]{result.dropped} samples were skipped: their request alone fills train.max_length[/]")
     losses = f"{result.losses[0]:.4f} → {result.losses[-1]:.4f}" if result.losses else "n/a"
     console.print(
         f"{result.steps} steps in {result.seconds:.1f} s ({result.seconds_per_step:.1f} s/step); loss {losses}; "
@@ -486,6 +488,22 @@ def eval_(
         gain = results["likelihood"]["gain"]
         console.print(f"likelihood: reference NLL gain from the model's thinking {fmt(gain, 3)}")
     console.print(f"results: {written[0]}, {written[1]}; plots: {', '.join(str(p) for p in written[2:]) or 'none'}")
+
+
+@app.command()
+def experiment(
+    config_file: Annotated[
+        Path, typer.Argument(help="The experiment YAML (run or pairs, arms, settings, benchmarks).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the arms' data, models and results.")],
+) -> None:
+    """Run REER.md §5's ablation arms end to end (data, training, evaluation) into one comparison table."""
+    from reer.experiment import load_experiment, run_experiment
+
+    table = run_experiment(load_experiment(config_file), output, report=lambda line: console.print(line, markup=False))
+    console.print((output / "ablation.md").read_text(encoding="utf-8"), markup=False)
+    if any(row["smoke_test_only"] for row in table["arms"].values()):
+        err.print("[bold yellow]SMOKE TEST ONLY:[/] judged by the embedded 135M model; the scores mean nothing.")
 
 
 @app.command("config")

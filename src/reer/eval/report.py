@@ -118,6 +118,8 @@ def _length_scatter(plt: Any, out_dir: Path, name: str, bench: dict[str, Any], r
     figure, axes = plt.subplots(figsize=(4.8, 4.4))
     for language, colour in (("en", "#4c72b0"), ("zh", "#dd8452")):
         rows = [r for r in bench["per_item"] if r["language"] == language]
+        if not rows:
+            continue
         axes.scatter(
             [r["required_length"] for r in rows],
             [max(1, r["answer_units"]) for r in rows],

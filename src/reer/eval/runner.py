@@ -194,7 +194,8 @@ def _reference_pairs(request: EvalRequest) -> list[Pair]:
         raise InputError(
             f"{request.references}: {loaded.problems[0]} (fix the file; {len(loaded.problems)} rows have problems)"
         )
-    return Selection(limit=request.selections.get(LIKELIHOOD, Selection()).limit).apply(loaded.pairs)
+    limit = request.selections.get(LIKELIHOOD, Selection()).limit
+    return loaded.pairs[:limit] if limit is not None else loaded.pairs
 
 
 def _likelihood(

@@ -56,7 +56,7 @@ def export_dataset(
         raise ReerError(f"unknown format '{fmt}'; choose one of: {', '.join([*WRITERS, 'records'])}")
     _check_destination(out_dir)
     finished, search_config, report = _finished(run_dir, filters)
-    samples = [_sample(pair, t) for pair, t in finished]
+    samples = [trajectory_sample(pair, t) for pair, t in finished]
     combined, mixed = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [])
     if fmt == "records":
         if mixed:
@@ -90,7 +90,12 @@ def export_dataset(
 
 def run_samples(run_dir: Path, filters: FilterConfig | None) -> list[SftSample]:
     """The SFT samples of a run's finished trajectories that pass ``filters`` (all of them with None)."""
-    return [_sample(pair, t) for pair, t in _finished(run_dir, filters)[0]]
+    return [trajectory_sample(pair, t) for pair, t in finished_trajectories(run_dir, filters)]
+
+
+def finished_trajectories(run_dir: Path, filters: FilterConfig | None) -> list[tuple[Pair, Trajectory]]:
+    """A run's finished trajectories that pass ``filters`` (their verdicts saved in the run)."""
+    return _finished(run_dir, filters)[0]
 
 
 def _finished(
@@ -109,10 +114,11 @@ def _finished(
     return kept, {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}, report
 
 
-def _sample(pair: Pair, t: Trajectory) -> SftSample:
+def trajectory_sample(pair: Pair, t: Trajectory, thinking: str | None = None) -> SftSample:
+    """The SFT sample of a finished trajectory: its final thinking (or ``thinking``), then the reference."""
     assert t.final_trace is not None
     sample_id = pair.id if t.rollout == 0 else f"{pair.id}#{t.rollout}"
-    return SftSample(sample_id, pair.query, t.final_trace.strip(), pair.reference, None, pair.source)
+    return SftSample(sample_id, pair.query, (thinking or t.final_trace).strip(), pair.reference, None, pair.source)
 
 
 def with_mix(samples: list[SftSample], path: Path, ratio: float, seed: int) -> tuple[list[SftSample], list[SftSample]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from reer.config import FilterConfig
 from reer.data.language import text_language, units
@@ -81,9 +82,22 @@ def failed_checks(pair: Pair, t: Trajectory, config: FilterConfig) -> dict[str, 
 
 def reflection_markers(text: str, markers: list[str]) -> int:
     """Occurrences of reflection phrases; "but wait" counts once, not also as "wait"."""
+    return len(_marker_pattern(tuple(markers)).findall(text)) if markers else 0
+
+
+def strip_reflection_markers(text: str, markers: list[str]) -> str:
+    """The text without its reflection phrases (and the comma or dash after them): the REER.md §5 ablation."""
     if not markers:
-        return 0
+        return text
+    pattern = _marker_pattern(tuple(markers))
+    stripped = re.sub(rf"(?:{pattern.pattern})[ \t]*[,，:：—-]?[ \t]*", "", text, flags=re.IGNORECASE)
+    # "Hmm, wait. So…" → "So…": capitalise what now starts a sentence, tidy the spaces left behind.
+    stripped = re.sub(r"(^|[.!?]\s+|\n\s*)([a-z])", lambda m: m.group(1) + m.group(2).upper(), stripped)
+    return re.sub(r"[ \t]{2,}", " ", stripped).strip()
+
+
+@cache
+def _marker_pattern(markers: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True))
     # Latin markers must stand alone ("wait" not in "awaits"); CJK markers have no word boundaries.
-    pattern = re.compile(rf"(?<![A-Za-z])(?:{alternatives})(?![A-Za-z])", re.IGNORECASE)
-    return len(pattern.findall(text))
+    return re.compile(rf"(?<![A-Za-z])(?:{alternatives})(?![A-Za-z])", re.IGNORECASE)

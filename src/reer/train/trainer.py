@@ -34,6 +34,7 @@ class TrainResult:
     resumed_from: str | None = None
     peak_memory_mb: float = 0.0
     truncated: int = 0  # samples cut at max_length: their end (often the answer) is not trained on
+    dropped: int = 0  # samples whose prompt alone filled max_length: not trained on at all
 
     @property
     def seconds_per_step(self) -> float:
@@ -62,7 +63,9 @@ def train(
     trainer, tokenizer = _trainer(dataset, out_dir, config, seed)
     if len(trainer.train_dataset) == 0:  # TRL drops samples whose prompt alone fills max_length
         raise ReerError(f"every sample's prompt is longer than train.max_length={config.max_length}; raise it")
-    check_mask(trainer.train_dataset[0], dataset[0], tokenizer, config.max_length)
+    first = trainer.train_dataset[0]  # TRL drops samples whose prompt fills max_length: find its source by id
+    check_mask(first, dataset[dataset["id"].index(first["id"])], tokenizer, config.max_length)
+    dropped = len(dataset) - len(trainer.train_dataset)
     truncated = sum(len(row["input_ids"]) >= config.max_length for row in trainer.train_dataset)
     if show_sample:
         show_sample(render_mask(trainer.train_dataset[0], tokenizer))
@@ -75,7 +78,15 @@ def train(
     merged = _merge(trainer, tokenizer, out_dir / "merged") if merge and config.method == "lora" else None
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return TrainResult(
-        final, merged, trainer.state.global_step - steps_before, losses, seconds, last, _peak_memory_mb(), truncated
+        final,
+        merged,
+        trainer.state.global_step - steps_before,
+        losses,
+        seconds,
+        last,
+        _peak_memory_mb(),
+        truncated,
+        dropped,
     )
 
 

@@ -8,6 +8,7 @@ runner owns generation, judging, retries, storage and aggregation, so a new benc
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +46,7 @@ class Selection:
     limit: int | None = None
     languages: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    per_group: bool = False  # the limit counts per group (domain, subset) instead of per benchmark
 
     def apply(self, items: list[EvalItem]) -> list[EvalItem]:
         chosen = [
@@ -53,7 +55,17 @@ class Selection:
             if (not self.languages or item.language in self.languages)
             and (not self.groups or item.group in self.groups)
         ]
-        return chosen[: self.limit] if self.limit is not None else chosen
+        if self.limit is None:
+            return chosen
+        if not self.per_group:
+            return chosen[: self.limit]
+        taken: Counter[str] = Counter()
+        kept = []
+        for item in chosen:
+            taken[item.group] += 1
+            if taken[item.group] <= self.limit:
+                kept.append(item)
+        return kept
 
 
 Headlines = dict[str, tuple[str, tuple[str, ...] | None]]  # published label → (metric, groups; None: all)

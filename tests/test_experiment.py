@@ -1,0 +1,101 @@
+"""`reer experiment` at toy scale on the CPU: the six REER.md §5 arms, trained and evaluated end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from reer.config import FilterConfig
+from reer.export.dataset import finished_trajectories
+from reer.export.formats import WRITERS, read_samples
+from reer.export.samples import SftSample
+from reer.filters.checks import reflection_markers
+from tests.test_eval import needs_llama
+from tests.test_eval_units import BENCHMARK_DIR, needs_copies, needs_eval_package
+
+pytestmark = [needs_copies, needs_eval_package, needs_llama]
+
+
+def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
+    run_dir = demo_run[0] / "run"
+    finished = finished_trajectories(run_dir, None)
+    assert len(finished) >= 2, demo_run[1].stderr
+    mix = tmp_path / "reasoning.jsonl"
+    public = [
+        SftSample(f"math-{n}", f"What is {n} + {n}?", f"{n} plus {n} is {2 * n}.", str(2 * n)) for n in range(1, 7)
+    ]
+    mix.write_text("".join(json.dumps(WRITERS["messages-inline"](s)) + "\n" for s in public))
+    config = {
+        "run": str(run_dir),
+        "mix": "reasoning.jsonl",  # relative to the YAML file
+        "filter": False,  # the 135M model's traces rarely pass the filters; every finished one is used
+        "preset": "cpu-smoke",
+        "settings": {
+            "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 256, "mix_ratio": 0.5},
+            "eval": {
+                "max_new_tokens": 16, "batch_size": 4, "bootstrap": 200,
+                "judge": {"backend": "llamacpp", "max_tokens": 6},
+            },
+        },
+        "benchmarks": {"hellobench": str(BENCHMARK_DIR / "hellobench"), "lang": "en", "limit": 1},
+    }  # fmt: skip
+    path = tmp_path / "ablation.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "reer", "experiment", str(path), "-o", str(out)]
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+
+    table = json.loads((out / "ablation.json").read_text())
+    arms = table["arms"]
+    assert list(arms) == ["full", "no-reer", "initial-traces", "no-reflection", "fewer-long", "fewer-short"]
+    for arm, row in arms.items():
+        assert (out / "arms" / arm / "model" / "final" / "adapter_config.json").exists()
+        results = json.loads((out / "arms" / arm / "eval" / "results.json").read_text())
+        assert results["model"] == row["model"] and results["smoke_test_only"]
+        wb = results["benchmarks"]["writingbench"]
+        assert {r["group"] for r in wb["per_item"]} == {"A", "D"} and wb["items"] == 2  # one item per domain
+        assert results["benchmarks"]["hellobench"]["items"] == 1
+    markdown = (out / "ablation.md").read_text()
+    assert "SMOKE TEST ONLY" in markdown and "| full |" in markdown and "87.5" in markdown and "57.7" in markdown
+
+    def samples(arm: str) -> list[SftSample]:
+        return read_samples(out / "arms" / arm / "train.jsonl")
+
+    def reer_part(arm: str) -> list[SftSample]:
+        return [s for s in samples(arm) if not s.id.startswith("mix-")]
+
+    n = len(finished)
+    assert len(reer_part("full")) == n and len(samples("full")) == n + round(0.5 * n)
+    assert samples("no-reer") and all(s.id.startswith("mix-") for s in samples("no-reer"))
+    initial = {pair.id: t.initial.trace.strip() for pair, t in finished}
+    assert {s.id: s.thinking for s in reer_part("initial-traces")} == initial
+    markers = FilterConfig().reflection_markers
+    assert all(reflection_markers(s.thinking, markers) == 0 for s in reer_part("no-reflection"))
+    assert len(reer_part("fewer-long")) < n and len(reer_part("fewer-short")) <= n
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("reusing") == 6 and "training on" not in again.stdout
+    assert json.loads((out / "ablation.json").read_text())["arms"]["full"]["headlines"] == arms["full"]["headlines"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hmm, the user wants a poem. But wait, rhyme or not?", "The user wants a poem. Rhyme or not?"),
+        ("So the plan holds. Let me think — the ending is weak.", "So the plan holds. The ending is weak."),
+        ("It awaits the reader; nothing to remove.", "It awaits the reader; nothing to remove."),
+        ("嗯，好的。等等，结尾要改。", "好的。结尾要改。"),
+    ],
+)
+def test_reflection_markers_are_removed_for_the_no_reflection_arm(text, expected):
+    from reer.filters.checks import strip_reflection_markers
+
+    assert strip_reflection_markers(text, FilterConfig().reflection_markers) == expected
