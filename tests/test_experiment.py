@@ -99,3 +99,45 @@ def test_reflection_markers_are_removed_for_the_no_reflection_arm(text, expected
     from reer.filters.checks import strip_reflection_markers
 
     assert strip_reflection_markers(text, FilterConfig().reflection_markers) == expected
+
+
+def test_an_experiment_can_synthesize_its_own_run(tmp_path):
+    """`pairs:` instead of `run:`: the search runs first (tiny settings), then the arm trains and is evaluated."""
+    from reer.data.pairs import write_pairs
+    from reer.demo import demo_pairs
+
+    write_pairs(demo_pairs(1, reference_words=80), tmp_path / "pairs.jsonl")
+    config = {
+        "pairs": "pairs.jsonl",
+        "arms": ["full"],
+        "filter": False,
+        "preset": "cpu-smoke",
+        "settings": {
+            "search": {"max_steps": 0, "max_new_tokens_initial": 96, "min_initial_tokens": 8},
+            "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 384},
+            "eval": {"max_new_tokens": 8, "bootstrap": 200, "judge": {"backend": "llamacpp", "max_tokens": 4}},
+        },
+        "benchmarks": {"names": ["writingbench"], "domains": ["D"], "lang": "en", "limit": 1},
+    }
+    (tmp_path / "ablation.yaml").write_text(yaml.safe_dump(config))
+    from reer.experiment import load_experiment, run_experiment
+
+    lines: list[str] = []
+    table = run_experiment(load_experiment(tmp_path / "ablation.yaml"), tmp_path / "out", report=lines.append)
+    assert table["run"] == str(tmp_path / "out" / "run") and any("synthesizing 1 pairs" in line for line in lines)
+    assert finished_trajectories(tmp_path / "out" / "run", None)
+    assert list(table["arms"]) == ["full"] and table["arms"]["full"]["samples"] == 1
+    assert (tmp_path / "out" / "arms" / "full" / "eval" / "results.json").exists()
+
+
+def test_experiment_config_errors_name_the_file(tmp_path):
+    from reer.errors import ConfigError
+    from reer.experiment import load_experiment
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("arms: [full, everything]\nrun: r\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: invalid experiment — arms\.1"):
+        load_experiment(path)
+    path.write_text("arms: [full]\n")
+    with pytest.raises(ConfigError, match="exactly one of run:"):
+        load_experiment(path)

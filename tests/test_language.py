@@ -14,6 +14,9 @@ from reer.data.overlap import longest_common_run, ngram_overlap, top_trigram_sha
         ("Fais moi un poème qui parle de toi en introduisant ton nom.", "other"),
         ("Escribe un cuento sobre el mar y la luna para niños", "other"),
         ("Schreibe eine Geschichte über den Wald und die Tiere", "other"),
+        ("Vymysli smyšlený příběh. Příběh bude o rozmazleném chlapci Tomášovi a jeho sestře.", "other"),
+        ("Viết một video 60s tò mò hấp dẫn, thu hút về tôm bọ ngựa.", "other"),
+        ("Write a menu for a café: a crêpe, a naïve salad, and plain toast with butter.", "en"),
         ("", "other"),
     ],
 )

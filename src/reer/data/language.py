@@ -1,6 +1,7 @@
 """Telling English from Chinese (and from anything else) without a model, plus the length unit of each.
 
-Script counts decide Chinese. Latin-script text is English when English function words outnumber those of
+Script counts decide Chinese. Latin-script text where many words carry diacritics (Czech, Vietnamese, …) is
+not English. Other Latin-script text is English when English function words outnumber those of
 the other common Latin-script languages (function words make up a large share of any prose); a short
 request with none at all ("Digital transformation project plan example") is English when it is plain
 ASCII. That is enough for filtering writing data, deterministic, and needs no downloaded language model.
@@ -25,6 +26,10 @@ _OTHER_FUNCTION_WORDS = """el la los las del que y en una es por con para como p
     het een van ook niet zijn"""
 _OTHER_WORDS = frozenset(_OTHER_FUNCTION_WORDS.split())
 MIN_CHINESE_SHARE = 0.3
+# Words written with diacritics (Latin-1 Supplement, Latin Extended-A/B and Additional: Czech, Vietnamese, …).
+_ANY_LATIN_WORD = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]+")
+_DIACRITIC = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]")
+MAX_DIACRITIC_WORD_SHARE = 0.3  # English borrows a few ("café", "naïve"); Czech or Vietnamese prose is full of them
 
 
 def text_language(text: str) -> str:
@@ -33,6 +38,9 @@ def text_language(text: str) -> str:
     words = [w.lower() for w in _LATIN_WORD.findall(text)]
     if cjk and cjk / (cjk + len(words)) >= MIN_CHINESE_SHARE:
         return "zh"
+    latin = _ANY_LATIN_WORD.findall(text)
+    if latin and sum(bool(_DIACRITIC.search(w)) for w in latin) / len(latin) >= MAX_DIACRITIC_WORD_SHARE:
+        return "other"
     english = sum(w in _ENGLISH_WORDS for w in words)
     other = sum(w in _OTHER_WORDS for w in words)
     if english > other or (words and english == other == 0 and text.isascii()):
