@@ -219,3 +219,23 @@ def test_selection_limits_per_benchmark_or_per_group():
     assert [i.id for i in Selection(limit=2).apply(items)] == ["A0", "A1"]
     assert [i.id for i in Selection(limit=1, per_group=True).apply(items)] == ["A0", "B0"]
     assert [i.id for i in Selection(languages=("en",), groups=("B",)).apply(items)] == ["B1"]
+
+
+@needs_eval_package
+def test_an_empty_selection_or_unknown_benchmark_is_an_error_before_anything_runs(tmp_path):
+    from reer.config import EvalConfig
+    from reer.errors import ReerError
+    from reer.eval import EvalRequest, evaluate
+
+    def request(benchmarks, selections=None):
+        return EvalRequest(
+            "smollm2-135m-instruct", benchmarks, tmp_path / "e", EvalConfig(), selections=selections or {}
+        )
+
+    with pytest.raises(ReerError, match="no writingbench items match"):
+        evaluate(request(["writingbench"], {"writingbench": Selection(groups=("Z",))}))
+    with pytest.raises(ReerError, match="unknown benchmark.*alpacaeval.*choose from: longbench-write"):
+        evaluate(request(["alpacaeval"]))
+    with pytest.raises(InputError, match="--references"):
+        evaluate(request(["likelihood"]))
+    assert not (tmp_path / "e").exists()  # nothing was created

@@ -440,6 +440,8 @@ def eval_(
         "eval.max_new_tokens": max_new_tokens,
     }
     cfg = _config(config, set_, seed=seed, **overrides)
+    if lang not in (None, "en", "zh"):
+        raise ReerError(f"--lang must be en or zh, got {lang!r}")
     languages = (lang,) if lang else ()
     groups = {"writingbench": domains, "hellobench": subsets}
     request = EvalRequest(

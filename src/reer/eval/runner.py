@@ -58,6 +58,9 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str
         for name in request.benchmarks
         if name != LIKELIHOOD
     }
+    empty = [name for name, its in items.items() if not its]
+    if empty:
+        raise ReerError(f"no {' or '.join(empty)} items match the selection (--domains, --subsets, --lang, --limit)")
     pairs = _reference_pairs(request) if LIKELIHOOD in request.benchmarks else []
     store = EvalStore(request.out_dir)
     try:
@@ -67,7 +70,6 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str
             _answer(store, name, its, model, request, report)
         if pairs:
             _likelihood(store, pairs, model, request, report)
-        model.release()
         judge = _Judge(request)
         for name, its in items.items():
             _judge(store, BENCHMARKS[name], its, judge, request, report)
@@ -120,9 +122,6 @@ class _ModelUnderTest:
         if self._backend is None:
             self._backend = load_backend(self.config)
         return self._backend
-
-    def release(self) -> None:
-        self._backend = None
 
 
 class _Judge:
