@@ -34,9 +34,11 @@ def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
         "run": str(run_dir),
         "mix": "reasoning.jsonl",  # relative to the YAML file
         "filter": False,  # the 135M model's traces rarely pass the filters; every finished one is used
+        # Some demo requests alone exceed max_length (TRL skips those); one short mixed-in sample per REER
+        # sample keeps every arm trainable at this toy length.
         "preset": "cpu-smoke",
         "settings": {
-            "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 256, "mix_ratio": 0.5},
+            "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 256, "mix_ratio": 1.0},
             "eval": {
                 "max_new_tokens": 16, "batch_size": 4, "bootstrap": 200,
                 "judge": {"backend": "llamacpp", "max_tokens": 6},
@@ -72,7 +74,7 @@ def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
         return [s for s in samples(arm) if not s.id.startswith("mix-")]
 
     n = len(finished)
-    assert len(reer_part("full")) == n and len(samples("full")) == n + round(0.5 * n)
+    assert len(reer_part("full")) == n and len(samples("full")) == 2 * n
     assert samples("no-reer") and all(s.id.startswith("mix-") for s in samples("no-reer"))
     initial = {pair.id: t.initial.trace.strip() for pair, t in finished}
     assert {s.id: s.thinking for s in reer_part("initial-traces")} == initial
