@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str
     pairs = _reference_pairs(request) if LIKELIHOOD in request.benchmarks else []
     store = EvalStore(request.out_dir)
     try:
-        store.check_settings(settings(request))
+        recorded = settings(request)
+        store.check_settings(recorded)
         model = _ModelUnderTest(request)
         for name, its in items.items():
             _answer(store, name, its, model, request, report)
@@ -79,7 +81,7 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str
             "judge": judge_label(request.config.judge),
             "smoke_test_only": request.config.judge.smoke_only,
             "confidence": request.config.confidence,
-            "settings": settings(request),
+            "settings": recorded,
             "versions": _versions(),
             "benchmarks": {name: summarize(BENCHMARKS[name], its, store, request) for name, its in items.items()},
         }
@@ -115,25 +117,21 @@ class _ModelUnderTest:
             device=request.config.device,
             dtype=request.config.dtype,
         )
-        self._backend: Any = None
 
-    @property
+    @cached_property
     def backend(self) -> Any:
-        if self._backend is None:
-            self._backend = load_backend(self.config)
-        return self._backend
+        return load_backend(self.config)
 
 
 class _Judge:
+    """Opened on first use only, like the model under test."""
+
     def __init__(self, request: EvalRequest) -> None:
         self.config = request.config.judge
-        self._client: Any = None
 
-    @property
+    @cached_property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = open_judge(self.config)
-        return self._client
+        return open_judge(self.config)
 
 
 def _answer(
