@@ -131,6 +131,7 @@ def test_capped_analysis_is_closed_and_the_paragraph_generated(pair):
     [
         (99, INITIAL, "too_few_tokens"),
         (500, " is asking.\n\nshort one", "single_segment"),
+        (500, f" is asking.\n \n{A}", "single_segment"),  # '\n \n' is no blank line; cut at lines, still one
     ],
 )
 def test_rejections_are_recorded_and_not_scored(pair, tokens, initial, reason):
@@ -142,10 +143,11 @@ def test_rejections_are_recorded_and_not_scored(pair, tokens, initial, reason):
 
 
 def test_initial_is_scored_rejoined_or_raw(pair):
-    messy = f" is asking.\n\n\n\n{A}\n\n   \n{B}"
+    messy = f" is asking.\n\n\n\n{A}  \n\n   \n{B}\n\n"
     for rejoined, expected in [
         (True, f"Alright, the user is asking.\n\n\n\n{A}\n\n{B}"),
-        (False, f"Alright, the user is asking.\n\n\n\n{A}\n\n   \n{B}"),
+        # rescore_joined=False scores exactly what the published code scored: opener + raw text, unstripped.
+        (False, f"Alright, the user{messy}"),
     ]:
         backend = Scripted(messy, [], lambda trace: 0.1)
         _search(backend, pair, rescore_joined=rejoined)
@@ -160,6 +162,18 @@ def test_prompts_prefills_and_stop_strings(pair):
     assert pair.reference in initial.messages[-1]["content"] and pair.query in initial.messages[-1]["content"]
     assert step.prefill.endswith("\n<analyze>\n") and step.sampling.stop == ("</refine>",) and step.n == 3
     assert (step.sampling.temperature, step.sampling.top_p) == (0.8, 0.85)
+
+
+def test_short_title_then_lines_is_cut_at_lines_not_rejected(pair):
+    lines = "\n".join([A, B, C])
+    backend = Scripted(f"'s request.\n\n{lines}", [], lambda trace: 0.1)
+    t, _ = _search(backend, pair)
+    assert t.status == "done"
+    assert Searcher(backend, backend, SearchConfig(), seed=3).current_segments(t) == [
+        f"Alright, the user's request.\n\n{A}",
+        B,
+        C,
+    ]
 
 
 def test_chinese_query_gets_chinese_prompts_and_openers(pair):

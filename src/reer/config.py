@@ -70,8 +70,12 @@ class SearchConfig(StrictModel):
     clip: float = Field(2.0, gt=0, description="Per-token negative log-probability is clipped at this.")
     min_segment_chars: int = Field(100, ge=1, description="Shorter pieces are glued to the next one.")
     min_initial_tokens: int = Field(100, ge=0, description="Reject an initial trace shorter than this.")
-    max_new_tokens_initial: int = Field(4096, ge=1, description="Token budget of the initial trace.")
-    max_new_tokens_refine: int = Field(2048, ge=1, description="Token budget of one refinement.")
+    max_new_tokens_initial: int = Field(
+        8000, ge=1, description="Token budget of the initial trace (published: 8000); capped by the context left."
+    )
+    max_new_tokens_refine: int = Field(
+        8000, ge=1, description="Token budget of one refinement (published: 8000); capped by the context left."
+    )
     analysis_tokens: int | None = Field(
         None,
         ge=1,

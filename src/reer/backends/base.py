@@ -6,11 +6,14 @@ an OpenAI-compatible server) returns the same numbers for the same model:
 * ``generate(requests)`` — for each request, ``n`` sampled continuations of a chat whose assistant turn is
   pre-filled with ``prefill``. The returned text continues the prefill (the prefill itself is not
   repeated) and is cut *before* the first stop string; generation stops as soon as a stop string appears.
-* ``score(requests)`` — for each request, the chat is rendered with the model's own chat template into one
-  string, tokenized once, and for every token whose character range overlaps ``span`` (a range of the last
-  message's content) the natural log-probability of that token given *all* tokens before it. A token that
-  straddles a span boundary belongs to the span. Pieces are never tokenized separately: BPE merges across a
-  boundary would change the tokens.
+  ``max_new_tokens`` is capped by what the model's context leaves after the prompt.
+* ``score(requests)`` — for each request, the model's chat template renders every message but the last
+  with the generation prompt, and the last (assistant) message's content is appended as raw text — never
+  through the template, which may rewrite it (see ``render.py``). The string is tokenized once, and for
+  every token whose character range overlaps ``span`` (a range of the last message's content) the result
+  holds the natural log-probability of that token given *all* tokens before it. A token that straddles a
+  span boundary belongs to the span. Pieces are never tokenized separately: BPE merges across a boundary
+  would change the tokens.
 
 Batching, caching and retries live behind this contract, never in the search.
 """
@@ -69,6 +72,21 @@ class Generator(Protocol):
 @runtime_checkable
 class Scorer(Protocol):
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]: ...
+
+
+class PromptTooLongError(ValueError):
+    """A prompt that fills the model's context: it fails its item (recorded), not the run."""
+
+
+def context_budget(max_new_tokens: int, prompt_tokens: int, context_length: int) -> int:
+    """New tokens allowed after a prompt: the request's budget, capped by the context the prompt leaves."""
+    left = context_length - prompt_tokens
+    if left < 1:
+        raise PromptTooLongError(
+            f"the prompt has {prompt_tokens} tokens and leaves no room in the model's {context_length}-token "
+            "context: use shorter pairs or a model with a longer context (context_length in the model config)"
+        )
+    return min(max_new_tokens, left)
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:

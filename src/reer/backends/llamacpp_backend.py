@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from reer.backends.base import Generation, GenerationRequest, Sampling, cut_at_stop
+from reer.backends.base import Generation, GenerationRequest, Sampling, context_budget, cut_at_stop
 from reer.backends.render import render_prompt
 from reer.config import EMBEDDED_MODEL, ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
@@ -73,6 +73,7 @@ class LlamaCppBackend:
         reports end-of-sequence and a stop string alike as "stop"."""
         if seed is not None:
             self.llm.set_seed(seed)
+        budget = context_budget(sampling.max_new_tokens, len(prompt), self.llm.n_ctx())
         stops = [stop.encode("utf-8") for stop in sampling.stop if stop]
         window = max((len(stop) for stop in stops), default=0) + 16
         text, count, reason = bytearray(), 0, "length"
@@ -86,7 +87,7 @@ class LlamaCppBackend:
             if any(stop in text[-window:] for stop in stops):
                 reason = "stop"
                 break
-            if count >= sampling.max_new_tokens:
+            if count >= budget:
                 break
         stream.close()
         decoded, _ = cut_at_stop(text.decode("utf-8", errors="replace"), sampling.stop)

@@ -1,4 +1,11 @@
-"""Rendering chats into the exact strings a tokenizer-based engine generates from and scores."""
+"""Rendering chats into the exact strings a tokenizer-based engine generates from and scores.
+
+Both go the published way: the chat template renders the system and user turns *with the generation
+prompt*, and the assistant's text — a generation's pre-fill, or the whole scored answer — is appended as
+raw text. The assistant turn never goes through the template: some templates rewrite it (Qwen3's moves a
+``<think>`` block and re-spaces what follows ``</think>``) or reject it, which would change or lose the
+very characters being scored.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +13,33 @@ from collections.abc import Sequence
 from typing import Any
 
 from reer.backends.base import Message
-from reer.errors import TemplateError
+
+_THINK = "<think>"
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> str:
-    """The generation prompt: the chat plus an open assistant turn that starts with ``prefill``."""
-    if not getattr(tokenizer, "chat_template", None):
-        return _plain(messages) + "Assistant: " + prefill
-    if prefill:
-        chat = [*messages, {"role": "assistant", "content": prefill}]
-        return tokenizer.apply_chat_template(chat, tokenize=False, continue_final_message=True)
-    return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    """The chat up to an open assistant turn, then ``prefill`` as raw text."""
+    return generation_prompt(tokenizer, messages) + prefill
 
 
 def render_scored(tokenizer: Any, messages: Sequence[Message], span: tuple[int, int]) -> tuple[str, tuple[int, int]]:
-    """Render the whole chat and move ``span`` (a range of the last message) into the rendered string."""
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(list(messages), tokenize=False)
-    else:
-        text = _plain(messages[:-1]) + "Assistant: " + messages[-1]["content"]
-    content = messages[-1]["content"]
-    # The last occurrence: the assistant turn comes after any echo of the same text in the prompt.
-    offset = text.rfind(content)
-    if offset < 0:
-        raise TemplateError(
-            "the chat template changed the assistant text (for example it dropped the <think> block), "
-            "so the reference cannot be located for scoring; use a scorer model whose template keeps it"
-        )
-    return text, (offset + span[0], offset + span[1])
+    """The chat with its last (assistant) message appended raw; ``span`` moved into the rendered string."""
+    prompt = generation_prompt(tokenizer, messages[:-1])
+    return prompt + messages[-1]["content"], (len(prompt) + span[0], len(prompt) + span[1])
+
+
+def generation_prompt(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """The template's rendering of ``messages`` plus the assistant header.
+
+    Templates of thinking models end the header with ``<think>``; the assistant text we append opens its
+    own, so that trailing tag is removed (with the whitespace around the prompt, as the published code does).
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        return _plain(messages) + "Assistant: "
+    prompt = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    if prompt.strip().endswith(_THINK):
+        prompt = prompt.strip()[: -len(_THINK)]
+    return prompt
 
 
 def _plain(messages: Sequence[Message]) -> str:

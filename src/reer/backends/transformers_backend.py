@@ -7,7 +7,14 @@ from typing import Any
 
 import torch
 
-from reer.backends.base import Generation, GenerationRequest, ScoreRequest, ScoreResult, cut_at_stop
+from reer.backends.base import (
+    Generation,
+    GenerationRequest,
+    ScoreRequest,
+    ScoreResult,
+    context_budget,
+    cut_at_stop,
+)
 from reer.backends.models import load_model
 from reer.backends.render import render_prompt
 from reer.backends.span_scorer import SpanScorer
@@ -21,6 +28,8 @@ class TransformersBackend:
         self.config = config
         self.model, self.tokenizer = load_model(config)
         self.scorer = SpanScorer(self.model, self.tokenizer)
+        trained = getattr(self.model.config, "max_position_embeddings", None) or config.context_length
+        self.context_length = min(config.context_length, trained)
 
     @property
     def device(self) -> torch.device:
@@ -64,7 +73,7 @@ class TransformersBackend:
         output = self.model.generate(
             input_ids,
             attention_mask=mask,
-            max_new_tokens=sampling.max_new_tokens,
+            max_new_tokens=context_budget(sampling.max_new_tokens, width, self.context_length),
             stop_strings=list(sampling.stop) or None,
             tokenizer=self.tokenizer,
             pad_token_id=pad,

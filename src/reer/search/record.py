@@ -19,7 +19,7 @@ class Scored(BaseModel):
 class InitialTrace(BaseModel):
     opener: str
     raw: str = Field(description="The generated continuation of the opener, as returned.")
-    trace: str = Field(description="Opener + text before </think>.")
+    trace: str = Field(description="Opener + text before </think>, unstripped (what the published code scores).")
     num_tokens: int
     finish_reason: str
     generate_seconds: float

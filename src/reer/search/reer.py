@@ -19,8 +19,8 @@ from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer, S
 from reer.config import SearchConfig
 from reer.data.pairs import Pair
 from reer.search.record import Candidate, InitialTrace, Scored, Step, Trajectory
-from reer.search.scoring import clipped_score, score_request
-from reer.search.segments import split_segments
+from reer.search.scoring import THINK_OPEN, clipped_score, score_request
+from reer.search.segments import text_segments
 from reer.search.text import detect_language, join_segments, parse_refinement
 
 
@@ -81,9 +81,9 @@ class Searcher:
         return trajectory
 
     def current_segments(self, trajectory: Trajectory) -> list[str]:
-        """The initial segments with every accepted rewrite applied."""
+        """The initial segments (stripped, REER.md §2.4) with every accepted rewrite applied."""
         assert trajectory.initial is not None
-        segments = split_segments(trajectory.initial.trace, self.config.min_segment_chars)
+        segments = text_segments(trajectory.initial.trace, self.config.min_segment_chars)
         for step in trajectory.steps:
             if step.chosen is not None:
                 segments[step.segment_index] = step.candidates[step.chosen].text or ""
@@ -98,7 +98,7 @@ class Searcher:
         opener = chooser.choices([o.text for o in options], weights=[o.weight for o in options])[0]
         request = GenerationRequest(
             messages=_chat(lang, "initial", query=pair.query, reference=pair.reference),
-            prefill="<think>\n" + opener,
+            prefill=THINK_OPEN + opener,
             sampling=self._sampling(
                 self.config.max_new_tokens_initial, "</think>", pair.id, trajectory.rollout, "initial"
             ),
@@ -108,7 +108,7 @@ class Searcher:
         return InitialTrace(
             opener=opener,
             raw=generation.text,
-            trace=(opener + generation.text).strip(),
+            trace=opener + generation.text,
             num_tokens=generation.num_tokens,
             finish_reason=generation.finish_reason,
             generate_seconds=time.perf_counter() - started,
@@ -117,7 +117,7 @@ class Searcher:
     def _rejection(self, initial: InitialTrace) -> str | None:
         if initial.num_tokens < self.config.min_initial_tokens:
             return f"too_few_tokens ({initial.num_tokens} < {self.config.min_initial_tokens})"
-        if len(split_segments(initial.trace, self.config.min_segment_chars)) <= 1:
+        if len(text_segments(initial.trace, self.config.min_segment_chars)) <= 1:
             return "single_segment"
         return None
 
@@ -126,7 +126,8 @@ class Searcher:
     def _score_initial(self, pair: Pair, trajectory: Trajectory) -> None:
         initial = trajectory.initial
         assert initial is not None
-        # The published code scored the raw trace but candidates re-joined; rescore_joined evens that out.
+        # The published code scored the raw trace but candidates re-joined from stripped segments;
+        # rescore_joined (the default) scores the incumbent in that same form.
         trace = join_segments(self.current_segments(trajectory)) if self.config.rescore_joined else initial.trace
         started = time.perf_counter()
         result = self.scorer.score([self._score_request(pair, trajectory.language, trace)])[0]

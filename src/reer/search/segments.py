@@ -1,58 +1,75 @@
-"""Cutting thinking traces and references into segments (REER.md §2).
+"""Cutting thinking traces and references into segments (REER.md §2), exactly as the published code does.
 
-Segments are character spans of the original text, so a segment that absorbed short pieces keeps their
-original separators and nothing is ever rewritten by the cutting itself.
+The cut is lossless: segments are contiguous character spans that together cover the whole text, and
+every segment after the first begins with the separator in front of it. Where the search uses segments as
+text (prompts, joins) it strips them (:func:`text_segments`); the scorer keeps them raw, so the blank-line
+tokens after the reference's first segment are scored, as published.
 """
 
 from __future__ import annotations
 
 import re
 
-_BLANK_LINES = re.compile(r"\n\n\s*")
-_NEWLINE = re.compile(r"\n")
-_DISPLAY_MATH = re.compile(r"\\\[.*?\\\]", re.DOTALL)
-
 Span = tuple[int, int]
 
-
-def split_segments(text: str, min_chars: int = 100) -> list[str]:
-    """The segments of ``text``: paragraphs, with pieces under ``min_chars`` glued onto the next one."""
-    return [text[start:end] for start, end in segment_spans(text, min_chars)]
+# One pass finds, left to right, either a protected display-math block — from `\[` to the next `\]`, or to
+# the end when it is never closed — or a separator: the exact string "\n\n" (or "\n") and every whitespace
+# character after its first newline. Python's `\s` is exactly `str.isspace`, the published test. Math comes
+# first in the alternation: at one position the published scanner checks for `\[` before a separator.
+_MATH = r"\\\[(?s:.*?)(?:\\\]|\Z)"
+_BLANK_LINE = re.compile(rf"{_MATH}|\n\n\s*")
+_NEWLINE = re.compile(rf"{_MATH}|\n\s*")
 
 
 def segment_spans(text: str, min_chars: int = 100) -> list[Span]:
-    pieces = _pieces(text, _BLANK_LINES)
-    if sum(1 for s, e in pieces if text[s:e].strip()) <= 1:
-        pieces = _pieces(text, _NEWLINE)
-    return _glue_short(text, pieces, min_chars)
+    """Contiguous spans covering ``text``: blank-line paragraphs, short pieces glued onto the next long one.
 
-
-def _pieces(text: str, separator: re.Pattern[str]) -> list[Span]:
-    protected = [m.span() for m in _DISPLAY_MATH.finditer(text)]
-    spans, start = [], 0
-    for match in separator.finditer(text):
-        if any(a < match.start() < b for a, b in protected):
-            continue  # a display-math block is never cut
-        spans.append((start, match.start()))
-        start = match.end()
-    spans.append((start, len(text)))
+    When that gives at most one segment, the text is cut again at single newlines and that result is used,
+    whatever it is (decided after gluing, as published).
+    """
+    spans = _glue(text, _pieces(text, _BLANK_LINE), min_chars)
+    if len(spans) <= 1:
+        spans = _glue(text, _pieces(text, _NEWLINE), min_chars)
     return spans
 
 
-def _glue_short(text: str, pieces: list[Span], min_chars: int) -> list[Span]:
-    segments: list[Span] = []
-    pending: int | None = None  # start of short pieces carried forward
-    last_end = 0
-    for start, end in pieces:
-        piece = text[start:end]
-        if not piece.strip():
+def split_segments(text: str, min_chars: int = 100) -> list[str]:
+    """The raw segments; ``"".join(split_segments(t)) == t``."""
+    return [text[start:end] for start, end in segment_spans(text, min_chars)]
+
+
+def text_segments(text: str, min_chars: int = 100) -> list[str]:
+    """The segments as the search uses them in prompts and joins: stripped of surrounding whitespace."""
+    return [segment.strip() for segment in split_segments(text, min_chars)]
+
+
+def _pieces(text: str, pattern: re.Pattern[str]) -> list[Span]:
+    """Alternating content and separator pieces; math blocks stay inside content. Empty content before a
+    separator is a piece of its own (the published scanner emits it); empty content at the end is not."""
+    pieces: list[Span] = []
+    start = 0
+    for match in pattern.finditer(text):
+        if match.group().startswith("\\["):
             continue
-        start, end = start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
-        pending = start if pending is None else pending
-        last_end = end
-        if end - start >= min_chars:
-            segments.append((pending, end))
-            pending = None
-    if pending is not None:  # a short tail joins the last segment (or is the only one)
-        segments[-1:] = [(segments[-1][0] if segments else pending, last_end)]
+        pieces += [(start, match.start()), match.span()]
+        start = match.end()
+    if start < len(text):
+        pieces.append((start, len(text)))
+    return pieces
+
+
+def _glue(text: str, pieces: list[Span], min_chars: int) -> list[Span]:
+    """A whitespace-only piece or one under ``min_chars`` raw characters waits for the next long piece; a
+    leftover wait joins the last segment, or is the only segment when there is none."""
+    segments: list[Span] = []
+    waiting: int | None = None  # where the waiting pieces begin
+    for start, end in pieces:
+        if waiting is None:
+            waiting = start
+        if text[start:end].strip() and end - start >= min_chars:
+            segments.append((waiting, end))
+            waiting = None
+    if waiting is not None:
+        tail = pieces[-1][1]
+        segments[-1:] = [(segments[-1][0], tail)] if segments else [(waiting, tail)]
     return segments
