@@ -12,12 +12,24 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 setup: $(STAMP)
 
-# The optional llama.cpp generator (the demo uses it when present). It compiles from source once, about
-# 8 minutes on 2 cores; pip keeps the built wheel in its cache, so later installs take seconds.
+# The optional llama.cpp generator (the demo uses it when present). llama-cpp-python has no wheel on PyPI:
+# it is compiled once into wheelhouse/ (about 8 minutes on 2 cores) and installed from there afterwards.
+# Portable x86-64 flags, not -march=native: these virtual machines advertise AMX and AVX-512, the hypervisor
+# does not enable AMX, and a native build dies with SIGILL at its first AMX instruction (`tilezero`).
+# --no-cache-dir keeps a natively built wheel in pip's cache from being taken instead.
 setup-llamacpp: $(LLAMA_STAMP)
 
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEEL = $(wildcard wheelhouse/llama_cpp_python-$(LLAMA_VERSION)-*.whl)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
 $(LLAMA_STAMP): $(STAMP)
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) -e ".[dev,llamacpp,train]"
+	test -n "$(LLAMA_WHEEL)" || CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE)" \
+		$(PY) -m pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python -w wheelhouse \
+		llama-cpp-python==$(LLAMA_VERSION)
+	$(PIP) --no-deps --force-reinstall wheelhouse/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PIP) -e ".[dev,llamacpp,train]"
 	touch $(LLAMA_STAMP)
 
 $(STAMP): pyproject.toml

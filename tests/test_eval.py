@@ -3,7 +3,6 @@ server (llama-cpp-python's, started on 127.0.0.1 by the test) as judges; kill -9
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -22,12 +21,8 @@ from reer.data.pairs import write_pairs
 from reer.errors import ConfigError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.judges import HttpJudge, JudgeError
-from tests.test_eval_units import BENCHMARK_DIR, needs_copies, needs_eval_package
+from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, require
 
-needs_llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed (make setup-llamacpp)"
-)
-pytestmark = [needs_copies, needs_eval_package, needs_llama]
 SECRET = "test-key-not-for-logs"
 
 
@@ -52,6 +47,7 @@ def _wait_for(db: Path, table: str, at_least: int, process: subprocess.Popen, de
 
 @pytest.fixture(scope="module")
 def heldout(tmp_path_factory) -> Path:
+    require("eval_framework")
     from reer.data.sources import arena_hard_creative
 
     pairs = sorted(arena_hard_creative(), key=lambda p: len(p.query) + len(p.reference))[:2]
@@ -60,6 +56,8 @@ def heldout(tmp_path_factory) -> Path:
     return path
 
 
+@needs_eval_framework
+@needs_llama
 def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, heldout, embedded_dir):
     out = tmp_path / "eval"
     db = out / "eval.sqlite"
@@ -131,8 +129,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def judge_server(embedded_dir, tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server with the embedded model, on 127.0.0.1, needing a key."""
-    if importlib.util.find_spec("uvicorn") is None:
-        pytest.skip("llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')")
+    require("llama_cpp", "uvicorn")
     from reer.backends.models import embedded_gguf_path
 
     port = _free_port()

@@ -15,12 +15,12 @@ from reer.export.dataset import finished_trajectories
 from reer.export.formats import WRITERS, read_samples
 from reer.export.samples import SftSample
 from reer.filters.checks import reflection_markers
-from tests.test_eval import needs_llama
-from tests.test_eval_units import BENCHMARK_DIR, needs_copies, needs_eval_package
-
-pytestmark = [needs_copies, needs_eval_package, needs_llama]
+from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, needs_train
 
 
+@needs_eval_framework
+@needs_llama
+@needs_train
 def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
     run_dir = demo_run[0] / "run"
     finished = finished_trajectories(run_dir, None)
@@ -103,6 +103,9 @@ def test_reflection_markers_are_removed_for_the_no_reflection_arm(text, expected
     assert strip_reflection_markers(text, FilterConfig().reflection_markers) == expected
 
 
+@needs_eval_framework
+@needs_llama
+@needs_train
 def test_an_experiment_can_synthesize_its_own_run(tmp_path):
     """`pairs:` instead of `run:`: the search runs first (tiny settings), then the arm trains and is evaluated."""
     from reer.data.pairs import write_pairs

@@ -15,8 +15,7 @@ import pytest
 from reer.config import SearchConfig
 from reer.search.reer import Searcher, new_trajectory
 from reer.search.scoring import clipped_score, score_request
-from tests.test_search import Memory
-from tests.test_sources import pytestmark as needs_eval_framework
+from tests.conftest import Memory, needs_eval_framework
 
 # Small enough for a 2-core CPU; the 135M model needs its analysis capped to produce <refine> at all.
 SMALL = {

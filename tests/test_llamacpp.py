@@ -1,22 +1,16 @@
 """The llama.cpp generator on the embedded GGUF (skipped where llama-cpp-python is not installed)."""
 
-import importlib.util
-
 import pytest
 
 from reer.backends.base import GenerationRequest, Sampling
 from reer.backends.models import load_model
 from reer.config import ModelConfig, ReerConfig, SearchConfig
-from tests.test_search import Memory
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None,
-    reason="llama-cpp-python is not installed (pip install -e '.[llamacpp]'; `make test` installs it)",
-)
+from tests.conftest import Memory, require
 
 
 @pytest.fixture(scope="module")
 def llama(embedded_dir):
+    require("llama_cpp")
     from reer.backends.llamacpp_backend import LlamaCppBackend
 
     return LlamaCppBackend(ModelConfig(backend="llamacpp"))

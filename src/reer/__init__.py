@@ -5,12 +5,14 @@ The public API is small: load pairs, configure, synthesize into a run directory,
     from reer import load_config, load_pairs, synthesize, export_dataset
 """
 
+from importlib.metadata import version
+
 from reer.config import ReerConfig, SearchConfig, load_config
 from reer.data.pairs import Pair, load_pairs
 from reer.export import export_dataset
 from reer.search import Searcher, Trajectory, synthesize
 
-__version__ = "0.4.0"
+__version__ = version("reer")  # one source: pyproject.toml
 
 __all__ = [
     "Pair",

@@ -201,7 +201,7 @@ def pairs(
     output: Annotated[Path, typer.Option("--output", "-o", help="Pairs JSONL to write (drops go beside it).")],
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    n: Annotated[int | None, typer.Option("-n", help="Use only the first N texts of the source.")] = None,
+    n: Annotated[int | None, typer.Option("-n", help="Write N pairs: read on until N survive the pre-filters.")] = None,
     reverse_query: Annotated[
         bool, typer.Option(help="Have the generator write the request of texts that have none (Gutenberg-style).")
     ] = False,
@@ -258,6 +258,11 @@ def pairs(
         table.add_row(f"dropped: {reason}", str(count))
     table.add_row("written", str(len(result.pairs)))
     console.print(table)
+    if result.ran_out:
+        err.print(
+            f"[yellow]the source ran out:[/] {len(result.pairs)} of the {result.wanted} pairs asked for survived "
+            f"the pre-filters ({result.available} texts read)"
+        )
     console.print(f"wrote {len(result.pairs)} pairs to {output}; drops and reasons in {dropped_path(output)}")
     raise typer.Exit(EXIT_PROBLEMS if result.problems else 0)
 
@@ -424,11 +429,15 @@ def eval_(
     ] = None,
     judge_key_env: Annotated[str | None, typer.Option(help="Variable holding the judge's API key.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Answer budget (thinking + answer).")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="'cpu': budgets a 2-core CPU gets through in minutes (a smoke test).")
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = None,
 ) -> None:
     """Answer benchmark requests with MODEL, judge the answers, write results.json / results.md / plots."""
+    from reer.config import apply_eval_preset
     from reer.eval import EvalRequest, Selection, evaluate, write_results
     from reer.eval.report import fmt
 
@@ -440,6 +449,7 @@ def eval_(
         "eval.max_new_tokens": max_new_tokens,
     }
     cfg = _config(config, set_, seed=seed, **overrides)
+    cfg.eval = apply_eval_preset(cfg.eval, preset)  # preset < config file < --set and flags
     if lang not in (None, "en", "zh"):
         raise ReerError(f"--lang must be en or zh, got {lang!r}")
     languages = (lang,) if lang else ()
@@ -468,13 +478,15 @@ def eval_(
         markers=cfg.filters.reflection_markers,
         seed=cfg.seed,
     )
-    with Progress(*_progress_columns(), console=console) as progress:
+    with Progress(*_progress_columns(), console=console, disable=not console.is_terminal) as progress:
         phases: dict[str, Any] = {}
 
         def report(phase: str, done: int, total: int) -> None:
             if phase not in phases:
                 phases[phase] = progress.add_task(phase, total=total)
             progress.update(phases[phase], completed=done)
+            if not console.is_terminal:  # a log file or a pipe: plain lines instead of a live bar
+                err.print(f"{phase}: {done}/{total}", markup=False, highlight=False)
 
         results = evaluate(request, report)
     written = write_results(output, results)

@@ -9,6 +9,7 @@ keys (``search.max_steps=3``). The resolved config is stored with every run.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -271,6 +272,33 @@ class EvalConfig(StrictModel):
     bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples behind every confidence interval.")
     confidence: float = Field(0.95, gt=0, lt=1)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+
+
+EVAL_PRESETS: dict[str, dict[str, Any]] = {
+    # Budgets a 2-core CPU gets through in minutes (2 WritingBench + 2 LongBench-Write items: about 76 s with
+    # the llama.cpp judge): it checks the whole path; answers this short say nothing about writing quality.
+    "cpu": {
+        "max_new_tokens": 200,
+        "thinking_tokens": 128,
+        "batch_size": 2,
+        "bootstrap": 200,
+        "judge": {"max_tokens": 200, "backend": "llamacpp"},
+    },
+}
+
+
+def apply_eval_preset(settings: EvalConfig, preset: str | None) -> EvalConfig:
+    """Like :func:`apply_preset` for ``reer eval``; the cpu preset's judge runs on llama.cpp only where installed."""
+    if preset is None:
+        return settings
+    if preset not in EVAL_PRESETS:
+        raise ConfigError(f"unknown eval preset '{preset}'; choose one of: {', '.join(EVAL_PRESETS)}")
+    values = json.loads(json.dumps(EVAL_PRESETS[preset]))
+    if importlib.util.find_spec("llama_cpp") is None:
+        values["judge"].pop("backend", None)
+    explicit = settings.model_dump(exclude_unset=True)
+    values["judge"] = values.get("judge", {}) | explicit.pop("judge", {})
+    return EvalConfig(**(values | explicit))
 
 
 class ReerConfig(StrictModel):

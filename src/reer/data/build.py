@@ -37,6 +37,13 @@ class BuildResult:
     drops: list[Drop]
     problems: list[RowProblem]
     read: int
+    available: int = 0
+    wanted: int | None = None
+
+    @property
+    def ran_out(self) -> bool:
+        """The source ended before ``wanted`` pairs survived."""
+        return self.wanted is not None and len(self.pairs) < self.wanted
 
     def reasons(self) -> Counter[str]:
         return Counter(d.reason for d in self.drops) + Counter(
@@ -65,7 +72,6 @@ def load_source(source: str, options: SourceOptions) -> LoadResult:
             p.model_copy(update={"reference": cut_reference(p.reference, options.max_reference_words)})
             for p in result.pairs
         ]
-    result.pairs = result.pairs[: options.limit]
     return result
 
 
@@ -91,28 +97,43 @@ def build_pairs(
     on_start: Callable[[int], None] | None = None,
     on_pair: Callable[[Pair], None] | None = None,
 ) -> BuildResult:
-    """Load, write missing requests, pre-filter, and write the pairs file and its drop list."""
+    """Load, write missing requests, pre-filter, and write the pairs file and its drop list.
+
+    ``options.limit`` is the number of pairs to *write*: texts are read on, in order, until that many
+    survive the pre-filters or the source ends (``BuildResult.ran_out``). Requests are written only for the
+    texts read, so a limit also bounds the generator's work.
+    """
     loaded = load_source(source, options)
-    pairs, drops = loaded.pairs, []
-    missing = [p for p in pairs if not p.query]
+    missing = [p for p in loaded.pairs if not p.query]
     if missing and not reverse_query:
         raise InputError(
             f"{len(missing)} texts of {source} have no request (e.g. {missing[0].id}); add --reverse-query to have "
             "the generator write them, or map a request column with --query-field"
         )
-    if missing:
-        pairs, drops = _with_requests(pairs, missing, output, config, on_start, on_pair)
-    if filters:
-        pairs, filtered = prefilter(pairs, config.pairs, _token_counter(config))
+    count_tokens = _token_counter(config) if filters else None
+    pairs: list[Pair] = []
+    drops: list[Drop] = []
+    unread = loaded.pairs
+    while unread and (options.limit is None or len(pairs) < options.limit):
+        take = len(unread) if options.limit is None else options.limit - len(pairs)
+        chunk, unread = unread[:take], unread[take:]
+        if any(not p.query for p in chunk):
+            chunk, failed = _with_requests(chunk, output, config, on_start, on_pair)
+            drops += failed
+        if count_tokens is None:
+            pairs += chunk
+            continue
+        # The pairs kept so far come first, so deduplication keeps them and drops only new twins.
+        pairs, filtered = prefilter(pairs + chunk, config.pairs, count_tokens)
         drops += filtered
     write_pairs(pairs, output)
     _write_drops(drops, loaded.problems, dropped_path(output))
-    return BuildResult(pairs, drops, loaded.problems, len(loaded.pairs))
+    read = len(loaded.pairs) - len(unread)
+    return BuildResult(pairs, drops, loaded.problems, read, len(loaded.pairs), options.limit)
 
 
 def _with_requests(
     pairs: list[Pair],
-    missing: list[Pair],
     output: Path,
     config: ReerConfig,
     on_start: Callable[[int], None] | None,
@@ -121,6 +142,7 @@ def _with_requests(
     from reer.backends import load_backend
     from reer.data.reverse_query import reverse_queries
 
+    missing = [p for p in pairs if not p.query]
     if on_start:
         on_start(len(missing))
     output.parent.mkdir(parents=True, exist_ok=True)

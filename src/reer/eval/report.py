@@ -96,7 +96,8 @@ def write_plots(out_dir: Path, results: dict[str, Any]) -> list[Path]:
         groups = bench["metrics"].get(metric, {}).get("groups", {})
         scored = {g: e for g, e in groups.items() if e["mean"] is not None}
         if scored:
-            figure, axes = plt.subplots(figsize=(max(4.0, 1.2 * len(scored) + 2), 3.6))
+            width = max(4.0, 1.2 * len(scored) + 2)
+            figure, axes = plt.subplots(figsize=(width, 3.6))
             means = [e["mean"] for e in scored.values()]
             errors = [
                 [m - e["ci_low"] for m, e in zip(means, scored.values(), strict=True)],
@@ -105,12 +106,27 @@ def write_plots(out_dir: Path, results: dict[str, Any]) -> list[Path]:
             axes.bar([_group_name(name, g) for g in scored], means, yerr=errors, capsize=4, color="#4c72b0")
             axes.set_ylim(0, 100)
             axes.set_ylabel(f"{metric} (0–100)")
-            axes.set_title(f"{name}: {results['model']}" + (" — SMOKE TEST ONLY" if results["smoke_test_only"] else ""))
+            smoke = " — SMOKE TEST ONLY" if results["smoke_test_only"] else ""
+            axes.set_title(_fitted(f"{name}: {_short_model(results['model'])}{smoke}", width), fontsize=10)
             axes.tick_params(axis="x", labelrotation=20)
             written.append(_save(figure, out_dir / f"{name}-groups.png"))
         if name == "longbench-write":
             written.append(_length_scatter(plt, out_dir, name, bench, results))
     return written
+
+
+def _short_model(model: str) -> str:
+    """A model path shown by its last two parts: the folder names that tell models apart."""
+    parts = [p for p in model.replace("\\", "/").split("/") if p]
+    return "/".join(parts[-2:]) if len(parts) > 2 else model
+
+
+def _fitted(title: str, width_inches: float, fontsize: float = 10) -> str:
+    """Wrap ``title`` to the figure's width (about 0.55 em per character) and escape matplotlib's math `$`."""
+    import textwrap
+
+    per_line = max(20, int(width_inches * 72 / (fontsize * 0.55)))
+    return textwrap.fill(title, per_line).replace("$", r"\$")
 
 
 def _length_scatter(plt: Any, out_dir: Path, name: str, bench: dict[str, Any], results: dict[str, Any]) -> Path:

@@ -7,6 +7,7 @@ import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 from reer.export.samples import SftSample
@@ -39,7 +40,7 @@ def render_card(facts: CardFacts) -> str:
         "# REER writing trajectories\n\n"
         "Triples of (writing request, thinking, answer): the thinking was found by REER's search for the "
         "trace that makes the reference answer most likely (lower score is better), and the answer is the "
-        "reference. Made with [reer](https://github.com/) — reverse-engineered reasoning.",
+        f"reference. Made with reer {version('reer')} (REER: reverse-engineered reasoning).",
         _counts(facts),
         _sources(facts),
         _filters(facts),
