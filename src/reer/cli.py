@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from reer.config import EMBEDDED_MODEL, ReerConfig, load_config, parse_override
+from reer.config import ReerConfig, load_config, parse_override
 from reer.errors import ReerError
 
 app = typer.Typer(
@@ -539,22 +539,18 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Pairs → search → export on real Arena-Hard pairs with the embedded model (a few minutes on a CPU)."""
-    from reer.demo import demo_config, prepare_demo
-    from reer.export import export_dataset
+    from reer.data.pairs import load_pairs
+    from reer.demo import LIMITS, demo_config, export_demo, prepare_demo
 
     pairs_path = prepare_demo(output, items)
     console.print(f"pairs: {pairs_path}")
-    from reer.data.pairs import load_pairs
-
     code = _synthesize(load_pairs(pairs_path).pairs, output / "run", demo_config(seed), force=False)
-    records = export_dataset(output / "run", output / "records", "records", filters=None)
-    dataset = export_dataset(
-        output / "run", output / "dataset", filters=demo_config(seed).filters, check_template_of=EMBEDDED_MODEL
-    )
+    records, dataset = export_demo(output, seed)
     console.print(f"run store: {output / 'run'}   (inspect: reer status {output / 'run'})")
     console.print(f"search records: {records.path} ({records.rows} trajectories)")
     console.print(
         f"SFT dataset: {dataset.path} ({dataset.rows} kept by the filters, template-checked with SmolLM2;"
         f" card: {output / 'dataset' / 'README.md'})"
     )
+    console.print(LIMITS, markup=False, soft_wrap=True)
     raise typer.Exit(code and EXIT_PROBLEMS)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from reer.config import ModelConfig, ReerConfig, SearchConfig
+from reer.config import EMBEDDED_MODEL, ModelConfig, ReerConfig, SearchConfig
 from reer.data.language import text_language
 from reer.data.pairs import Pair, write_pairs
 from reer.data.sources import arena_hard_creative, cut_reference
+from reer.export import ExportResult, export_dataset
 
 # Published search settings, shrunk only where CPU time demands: fewer segments visited and shorter
 # generations. The 135M model never closes its analysis on its own, so the analysis is capped and the
@@ -16,6 +17,13 @@ from reer.data.sources import arena_hard_creative, cut_reference
 # the REER.md defaults.
 DEMO_SEARCH = {"max_steps": 2, "max_new_tokens_initial": 320, "max_new_tokens_refine": 224, "analysis_tokens": 64}
 DEMO_REFERENCE_WORDS = 200
+# Measured on 48 initial traces of SmolLM2-135M (budgets 128–600 tokens, llama.cpp and transformers): it
+# never writes </think>, and the traces it ends itself are 19–141 tokens long, so the paper's filters keep
+# almost none of them. The demo shows the machinery, not the data.
+LIMITS = (
+    "SmolLM2-135M shows every stage working (search, scores going down, resume, filters, export); it cannot "
+    "write thinking that passes the paper's filters — real data needs a capable generator (README: backends)."
+)
 
 
 def demo_pairs(items: int, reference_words: int = DEMO_REFERENCE_WORDS) -> list[Pair]:
@@ -35,3 +43,12 @@ def prepare_demo(out_dir: Path, items: int) -> Path:
     path = out_dir / "pairs.jsonl"
     write_pairs(demo_pairs(items), path)
     return path
+
+
+def export_demo(out_dir: Path, seed: int = 0) -> tuple[ExportResult, ExportResult]:
+    """The run's full search records, and the SFT dataset the filters keep (template-checked with SmolLM2)."""
+    records = export_dataset(out_dir / "run", out_dir / "records", "records", filters=None)
+    dataset = export_dataset(
+        out_dir / "run", out_dir / "dataset", filters=demo_config(seed).filters, check_template_of=EMBEDDED_MODEL
+    )
+    return records, dataset
