@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from reer import prompts
 from reer.backends.base import GenerationRequest, Sampling, ScoreRequest
-from reer.data.language import text_language
 from reer.data.sources import arena_hard_creative, cut_reference
+from reer.language import text_language
 from reer.search.scoring import score_request
 from reer.search.text import join_segments
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reer.data.pairs import Pair
+from reer.records import Pair
 
 CI = os.environ.get("CI", "").lower() == "true"
 # Slices of LongBench-Write and HelloBench live in the repo (tests/data/benchmarks/README.md: origin and

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reer.config import EvalConfig, JudgeConfig
+from reer.config import EvalConfig, JudgeConfig, SearchConfig
 from reer.data.pairs import write_pairs
 from reer.errors import ConfigError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
@@ -185,6 +185,7 @@ def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(judge_serve
         benchmarks=["hellobench"],
         out_dir=tmp_path / "eval",
         config=EvalConfig(max_new_tokens=16, judge=judge, bootstrap=200),
+        clip=SearchConfig().clip,
         sources={"hellobench": BENCHMARK_DIR / "hellobench"},
         selections={"hellobench": Selection(limit=2, groups=("heuristic_text_generation",))},
     )

@@ -223,7 +223,7 @@ def test_an_empty_selection_or_unknown_benchmark_is_an_error_before_anything_run
 
     def request(benchmarks, selections=None):
         return EvalRequest(
-            "smollm2-135m-instruct", benchmarks, tmp_path / "e", EvalConfig(), selections=selections or {}
+            "smollm2-135m-instruct", benchmarks, tmp_path / "e", EvalConfig(), 2.0, selections=selections or {}
         )
 
     with pytest.raises(ReerError, match="no writingbench items match"):

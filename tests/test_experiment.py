@@ -13,8 +13,8 @@ import yaml
 from reer.config import FilterConfig
 from reer.export.dataset import finished_trajectories
 from reer.export.formats import WRITERS, read_samples
-from reer.export.samples import SftSample
 from reer.filters.checks import reflection_markers
+from reer.records.sample import SftSample
 from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, needs_train
 
 

@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from reer.config import FilterConfig, ModelConfig, ReerConfig, SearchConfig
-from reer.data.pairs import Pair
 from reer.errors import ReerError, TemplateError
 from reer.export import FORMATS, export_dataset, read_samples
+from reer.records import Pair
 from reer.search.runner import synthesize
 from reer.store import RunStore
 from tests.conftest import LONG_REFERENCE, needs_embedded

@@ -3,10 +3,10 @@
 import pytest
 
 from reer.config import FilterConfig, ModelConfig, ReerConfig, SearchConfig
-from reer.data.pairs import Pair
 from reer.filters import failed_checks, filter_run
 from reer.filters.checks import language_mismatch, leakage, no_conclusion, repetition, too_short, truncated
-from reer.search.record import InitialTrace, Trajectory
+from reer.records import Pair
+from reer.records.trajectory import InitialTrace, Trajectory
 from reer.search.runner import synthesize
 from reer.store import RunStore
 from tests.conftest import LONG_REFERENCE
@@ -105,5 +105,18 @@ def test_filter_run_records_each_drop_with_its_reasons(fake_run):
     store = RunStore.open_existing(fake_run)
     try:
         assert store.filter_drops() == {}
+    finally:
+        store.close()
+
+
+def test_export_judges_without_writing_verdicts(fake_run, tmp_path):
+    from reer.export import export_dataset
+
+    filter_run(fake_run, FilterConfig(min_thinking_units=10_000))
+    result = export_dataset(fake_run, tmp_path / "out", filters=CONFIG)
+    assert result.rows == 3  # judged with CONFIG: all kept
+    store = RunStore.open_existing(fake_run)
+    try:  # the verdicts of the last `reer filter` are untouched
+        assert set(store.filter_drops()) == {("keeper", 0), ("two", 0), ("three", 0)}
     finally:
         store.close()

@@ -13,8 +13,9 @@ import time
 import pytest
 
 from reer.config import SearchConfig
+from reer.records import clipped_score
 from reer.search.reer import Searcher, new_trajectory
-from reer.search.scoring import clipped_score, score_request
+from reer.search.scoring import score_request
 from tests.conftest import Memory, needs_eval_framework
 
 # Small enough for a 2-core CPU; the 135M model needs its analysis capped to produce <refine> at all.
@@ -58,7 +59,7 @@ def test_full_search_on_the_real_model(smollm, real_pairs):
     assert t.best().score == t.final_score and len(t.best().token_logprobs) == n_tokens
     # The recorded final score is the score of the final trace, recomputed from scratch.
     again = smollm.score([score_request("en", pair.query, t.final_trace, pair.reference, min_chars=60)])[0]
-    assert clipped_score(again.token_logprobs) == pytest.approx(t.final_score, abs=1e-5)
+    assert clipped_score(again.token_logprobs, config.clip) == pytest.approx(t.final_score, abs=1e-5)
 
 
 def _saved_steps(db_path):

@@ -1,7 +1,7 @@
 import pytest
 
-from reer.data.language import text_language, units
-from reer.data.overlap import longest_common_run, ngram_overlap, top_trigram_share
+from reer.language import text_language, units
+from reer.overlap import longest_common_run, ngram_overlap, top_trigram_share
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 import pytest
 
 from reer.config import PrefilterConfig
-from reer.data.language import units
-from reer.data.pairs import Pair
 from reer.data.prefilter import deduplicate, prefilter
 from reer.errors import ConfigError
+from reer.language import units
+from reer.records import Pair
 from tests.conftest import LONG_REFERENCE, needs_embedded
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from reer.backends.base import Generation
 from reer.config import ModelConfig, ReverseQueryConfig
-from reer.data.pairs import Pair
 from reer.data.reverse_query import clean_request, repeated_trigram_share, request_problem, reverse_queries
+from reer.records import Pair
 from tests.conftest import LONG_REFERENCE, needs_embedded, require
 
 SONNET = """Shall I compare thee to a summer's day?

@@ -1,15 +1,16 @@
 import pytest
 
-from reer.search.scoring import clipped_score, score_request
+from reer.records import clipped_score
+from reer.search.scoring import score_request
 from tests.conftest import LONG_REFERENCE
 
 
 def test_clipping_bounds_each_token():
     assert clipped_score([-0.5, -10.0, -1.0], clip=2.0) == pytest.approx((0.5 + 2.0 + 1.0) / 3)
-    assert clipped_score([-100.0] * 4) == 2.0
-    assert clipped_score([0.0]) == 0.0
+    assert clipped_score([-100.0] * 4, clip=2.0) == 2.0
+    assert clipped_score([0.0], clip=2.0) == 0.0
     with pytest.raises(ValueError):
-        clipped_score([])
+        clipped_score([], clip=2.0)
 
 
 def test_span_covers_reference_after_its_first_paragraph():

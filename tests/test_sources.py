@@ -3,8 +3,8 @@
 import re
 import statistics
 
-from reer.data.language import text_language
 from reer.data.sources import alpaca_eval, arena_hard_creative, cut_reference
+from reer.language import text_language
 from tests.conftest import needs_eval_framework, needs_shakespeare
 
 

@@ -1,4 +1,5 @@
-from reer.search.text import detect_language, parse_refinement
+from reer.language import prompt_language
+from reer.search.text import parse_refinement
 
 
 def test_refine_missing_returns_none():
@@ -21,7 +22,7 @@ def test_refine_empty_body():
 
 
 def test_language_detection():
-    assert detect_language("写一首关于秋天的诗") == "zh"
-    assert detect_language("Write a poem about autumn, 秋") == "zh"
-    assert detect_language("Écris un poème") == "en"
-    assert detect_language("秋の詩をかいて") == "zh"  # kanji are CJK ideographs too
+    assert prompt_language("写一首关于秋天的诗") == "zh"
+    assert prompt_language("Write a poem about autumn, 秋") == "zh"
+    assert prompt_language("Écris un poème") == "en"
+    assert prompt_language("秋の詩をかいて") == "zh"  # kanji are CJK ideographs too

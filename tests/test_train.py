@@ -200,7 +200,7 @@ def test_show_sample_marks_the_trained_tokens(embedded_dir):
 def test_a_sample_whose_request_fills_max_length_is_skipped_not_misaligned(embedded_dir, tmp_path):
     """TRL drops such a sample; the mask check must then compare the first kept sample with its own source."""
     from reer.export.formats import WRITERS
-    from reer.export.samples import SftSample
+    from reer.records.sample import SftSample
     from reer.train import train
 
     long_request = SftSample("long", "Describe the harbour. " * 60, "Plan the scene.", "The harbour was quiet.")

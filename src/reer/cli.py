@@ -459,6 +459,7 @@ def eval_(
         benchmarks=bench,
         out_dir=output,
         config=cfg.eval,
+        clip=cfg.search.clip,
         sources={
             name: path
             for name, path in {

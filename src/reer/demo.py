@@ -6,10 +6,10 @@ import importlib.util
 from pathlib import Path
 
 from reer.config import EMBEDDED_MODEL, ModelConfig, ReerConfig, SearchConfig
-from reer.data.language import text_language
 from reer.data.pairs import Pair, write_pairs
 from reer.data.sources import arena_hard_creative, cut_reference
 from reer.export import ExportResult, export_dataset
+from reer.language import text_language
 
 # Published search settings, shrunk only where CPU time demands: fewer segments visited and shorter
 # generations. The 135M model never closes its analysis on its own, so the analysis is capped and the

@@ -26,15 +26,15 @@ import yaml
 from pydantic import Field, ValidationError
 
 from reer.config import ReerConfig, StrictModel, apply_preset
-from reer.data.language import units
 from reer.data.pairs import load_pairs
 from reer.errors import ConfigError, InputError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.report import fmt
 from reer.export.dataset import finished_trajectories, trajectory_sample, with_mix
 from reer.export.formats import WRITERS
-from reer.export.samples import SftSample
 from reer.filters.checks import strip_reflection_markers
+from reer.language import units
+from reer.records.sample import SftSample
 
 Arm = Literal["full", "no-reer", "initial-traces", "no-reflection", "fewer-long", "fewer-short"]
 ARMS: tuple[Arm, ...] = ("full", "no-reer", "initial-traces", "no-reflection", "fewer-long", "fewer-short")
@@ -205,6 +205,7 @@ def _eval_request(model: str, out_dir: Path, config: ExperimentConfig) -> EvalRe
         benchmarks=choice.names,
         out_dir=out_dir,
         config=config.settings.eval,
+        clip=config.settings.search.clip,
         sources={name: path for name, path in sources.items() if path is not None},
         selections={
             name: Selection(choice.limit, languages, groups.get(name, ()), per_group=True) for name in choice.names

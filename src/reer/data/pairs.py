@@ -20,16 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from reer.errors import InputError
-
-
-class Pair(BaseModel):
-    id: str
-    query: str
-    reference: str
-    source: dict[str, Any] = Field(default_factory=dict, description="Provenance: dataset, licence, …")
+from reer.records.pair import Pair
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from functools import cache
 from typing import Any
 
 from reer.config import PrefilterConfig
-from reer.data.language import text_language, units
-from reer.data.pairs import Pair
 from reer.errors import ConfigError
+from reer.language import text_language, units
+from reer.records import Pair
 
 
 @dataclass(frozen=True)

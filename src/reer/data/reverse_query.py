@@ -25,11 +25,11 @@ from typing import Any
 from reer import prompts
 from reer.backends.base import Generation, GenerationRequest, Generator, Sampling
 from reer.config import ReverseQueryConfig
-from reer.data.language import text_language, units
-from reer.data.overlap import longest_common_run
-from reer.data.pairs import Pair
 from reer.data.prefilter import Drop
-from reer.search.reer import derive_seed
+from reer.language import text_language, units
+from reer.overlap import longest_common_run
+from reer.records import Pair
+from reer.seeds import derive_seed
 
 _LABEL = re.compile(
     r"^\s*(?:\*\*)?(?:request|writing request|写作请求|请求)\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*", re.IGNORECASE

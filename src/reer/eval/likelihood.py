@@ -9,8 +9,7 @@ from collections.abc import Sequence
 
 from reer.backends.base import Generation, GenerationRequest, Sampling, ScoreRequest, ScoreResult
 from reer.config import EvalConfig
-from reer.data.pairs import Pair
-from reer.search.scoring import clipped_score
+from reer.records import Pair, clipped_score
 
 PART = "likelihood"
 METRICS = ("nll_without_thinking", "nll_with_thinking", "gain", "reer_without_thinking", "reer_with_thinking")
@@ -36,7 +35,9 @@ def _scored(pair: Pair, thinking: str) -> ScoreRequest:
     return ScoreRequest(messages=messages, span=(len(head), len(head) + len(pair.reference)))
 
 
-def measurements(without: ScoreResult, with_thinking: ScoreResult, thinking: Generation) -> dict[str, float]:
+def measurements(
+    without: ScoreResult, with_thinking: ScoreResult, thinking: Generation, clip: float
+) -> dict[str, float]:
     """Mean negative log-likelihood per reference token (lower is better), REER's clipped score, the gain."""
     nll_without = -sum(without.token_logprobs) / len(without.token_logprobs)
     nll_with = -sum(with_thinking.token_logprobs) / len(with_thinking.token_logprobs)
@@ -44,8 +45,8 @@ def measurements(without: ScoreResult, with_thinking: ScoreResult, thinking: Gen
         "nll_without_thinking": nll_without,
         "nll_with_thinking": nll_with,
         "gain": nll_without - nll_with,
-        "reer_without_thinking": clipped_score(without.token_logprobs),
-        "reer_with_thinking": clipped_score(with_thinking.token_logprobs),
+        "reer_without_thinking": clipped_score(without.token_logprobs, clip),
+        "reer_with_thinking": clipped_score(with_thinking.token_logprobs, clip),
         "thinking_tokens": float(thinking.num_tokens),
         "reference_tokens": float(len(without.token_logprobs)),
     }

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reer.data.language import units
-from reer.data.overlap import top_trigram_share
 from reer.filters.checks import reflection_markers
+from reer.language import units
+from reer.overlap import top_trigram_share
 
 
 def length_score(required: float, produced: float) -> float:

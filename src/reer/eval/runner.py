@@ -25,8 +25,8 @@ from reer.eval import likelihood
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
 from reer.eval.judges import judge_label, judge_tasks, open_judge
 from reer.eval.metrics import bootstrap, text_length, thinking_stats
-from reer.export.samples import split_reply
 from reer.prompts import judge_digest
+from reer.records.sample import split_reply
 from reer.store.eval_store import Answer, EvalStore, Saved
 
 LIKELIHOOD = "likelihood"
@@ -41,6 +41,7 @@ class EvalRequest:
     benchmarks: Sequence[str]
     out_dir: Path
     config: EvalConfig
+    clip: float  # REER's clip (the config's search.clip) for the likelihood's clipped score
     sources: dict[str, Path] = field(default_factory=dict)  # benchmark → its file or folder
     selections: dict[str, Selection] = field(default_factory=dict)
     references: Path | None = None  # held-out pairs for the reference likelihood
@@ -210,7 +211,12 @@ def _likelihood(
         ]
         scored = model.backend.score(requests)
         rows = [
-            Saved(pair.id, likelihood.PART, likelihood.measurements(scored[2 * k], scored[2 * k + 1], g), [g.text])
+            Saved(
+                pair.id,
+                likelihood.PART,
+                likelihood.measurements(scored[2 * k], scored[2 * k + 1], g, request.clip),
+                [g.text],
+            )
             for k, (pair, g) in enumerate(zip(chunk, thoughts, strict=True))
         ]
         store.save_scores(LIKELIHOOD, rows)

@@ -3,6 +3,6 @@
 from reer.export.dataset import ExportResult, export_dataset
 from reer.export.formats import FORMATS, read_samples
 from reer.export.records import trajectory_row
-from reer.export.samples import SftSample
+from reer.records.sample import SftSample
 
 __all__ = ["FORMATS", "ExportResult", "SftSample", "export_dataset", "read_samples", "trajectory_row"]

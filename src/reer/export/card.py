@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
-from reer.export.samples import SftSample
 from reer.filters import FilterReport
-from reer.search.text import detect_language
+from reer.language import prompt_language
+from reer.records.sample import SftSample
 
 _NON_COMMERCIAL = ("-nc", "non-commercial")
 
@@ -57,11 +57,13 @@ def _licences(samples: list[SftSample]) -> Counter[str]:
 
 def _front_matter(facts: CardFacts) -> str:
     licences = _licences(facts.samples + facts.mixed)
-    languages = sorted({detect_language(s.prompt) for s in facts.samples})
+    languages = sorted({prompt_language(s.prompt) for s in facts.samples})
     # The Hub wants one licence id; anything else is "other", with the details in the table below.
     only = next(iter(licences)) if len(licences) == 1 else "other"
     licence = only if only.replace("-", "").replace(".", "").isalnum() else "other"
-    lines = ["---", f"license: {licence}", "language:", *[f"- {lang}" for lang in languages]]
+    lines = ["---", f"license: {licence}"]
+    if languages:  # an empty `language:` key would read as null
+        lines += ["language:", *[f"- {lang}" for lang in languages]]
     lines += ["tags:", "- reasoning", "- creative-writing", "- reer", "task_categories:", "- text-generation", "---"]
     return "\n".join(lines)
 
@@ -81,6 +83,8 @@ def _sources(facts: CardFacts) -> str:
         (s.source.get("dataset", "unknown"), s.source.get("licence", "unknown")) for s in facts.samples + facts.mixed
     )
     rows = [(dataset, licence, n) for (dataset, licence), n in by_dataset.most_common()]
+    if not rows:
+        return "## Sources and licences\n\nNo samples: every trajectory was rejected or dropped by the filters."
     text = "## Sources and licences\n\n" + _table(("dataset", "licence", "samples"), rows)
     if any(marker in lic.lower() for lic in _licences(facts.samples + facts.mixed) for marker in _NON_COMMERCIAL):
         text += (

@@ -19,16 +19,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reer.config import FilterConfig
-from reer.data.pairs import Pair
 from reer.errors import ReerError
 from reer.export.card import CardFacts, render_card
 from reer.export.formats import WRITERS, Row, file_name, read_samples
 from reer.export.records import trajectory_row
-from reer.export.samples import SftSample
 from reer.export.template_check import check_template
 from reer.filters import FilterReport
-from reer.filters.run import filter_finished
-from reer.search.record import Trajectory
+from reer.filters.run import judge
+from reer.records import Pair
+from reer.records.sample import SftSample
+from reer.records.trajectory import Trajectory
 from reer.store import RunStore
 
 
@@ -94,18 +94,18 @@ def run_samples(run_dir: Path, filters: FilterConfig | None) -> list[SftSample]:
 
 
 def finished_trajectories(run_dir: Path, filters: FilterConfig | None) -> list[tuple[Pair, Trajectory]]:
-    """A run's finished trajectories that pass ``filters`` (their verdicts saved in the run)."""
+    """A run's finished trajectories that pass ``filters`` (judged here; only `reer filter` writes verdicts)."""
     return _finished(run_dir, filters)[0]
 
 
 def _finished(
     run_dir: Path, filters: FilterConfig | None
 ) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any], FilterReport | None]:
-    """The finished trajectories that pass ``filters`` (verdicts saved), the search settings, the report."""
+    """The finished trajectories that pass ``filters`` (nothing written), the search settings, the report."""
     store = RunStore.open_existing(run_dir)
     try:
         finished = list(store.finished())
-        report = filter_finished(store, finished, filters) if filters else None
+        report = judge(finished, filters) if filters else None
         search = json.loads(store.get_meta("config") or "{}")
     finally:
         store.close()

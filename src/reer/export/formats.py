@@ -24,7 +24,7 @@ from typing import Any
 
 from reer.data.pairs import RowProblem, read_rows
 from reer.errors import InputError
-from reer.export.samples import SftSample, inline, split_inline
+from reer.records.sample import SftSample, inline, split_inline
 
 Row = dict[str, Any]
 Message = dict[str, str]

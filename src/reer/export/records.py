@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reer.data.pairs import Pair
-from reer.search.record import Trajectory
+from reer.records import Pair
+from reer.records.trajectory import Trajectory
 
 
 def trajectory_row(pair: Pair, t: Trajectory) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from reer.errors import TemplateError
 from reer.export.formats import Row, chat, to_sample
-from reer.export.samples import SftSample
+from reer.records.sample import SftSample
 
 _PREVIEW = 60
 

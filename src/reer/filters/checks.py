@@ -11,10 +11,10 @@ from collections.abc import Callable
 from functools import cache
 
 from reer.config import FilterConfig
-from reer.data.language import text_language, units
-from reer.data.overlap import longest_common_run, ngram_overlap, top_trigram_share
-from reer.data.pairs import Pair
-from reer.search.record import Trajectory
+from reer.language import text_language, units
+from reer.overlap import longest_common_run, ngram_overlap, top_trigram_share
+from reer.records import Pair
+from reer.records.trajectory import Trajectory
 
 Verdict = tuple[str, str] | None
 Check = Callable[[Pair, Trajectory, FilterConfig], Verdict]

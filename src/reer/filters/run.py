@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reer.config import FilterConfig
-from reer.data.pairs import Pair
 from reer.filters.checks import CHECKS, failed_checks
-from reer.search.record import Trajectory
+from reer.records import Pair
+from reer.records.trajectory import Trajectory
 from reer.store import RunStore
 
 
@@ -26,16 +26,26 @@ class FilterReport:
 
 
 def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
-    """Check every finished trajectory; store the verdicts (replacing earlier ones) and count them."""
+    """Check every finished trajectory; store the verdicts (replacing earlier ones) and count them.
+
+    The only writer of verdicts: export and train judge the same way (:func:`judge`) without writing.
+    """
     store = RunStore.open_existing(run_dir)
     try:
-        return filter_finished(store, list(store.finished()), config)
+        report = judge(list(store.finished()), config)
+        rows = [
+            (item, rollout, reason, detail)
+            for (item, rollout), f in report.drops.items()
+            for reason, detail in f.items()
+        ]
+        store.save_filter_drops(rows, config.model_dump_json())
+        return report
     finally:
         store.close()
 
 
-def filter_finished(store: RunStore, finished: list[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:
-    """The verdicts on trajectories already loaded from ``store``, saved there (export reuses its load)."""
+def judge(finished: list[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:
+    """The verdicts on finished trajectories, counted; nothing is written."""
     report = FilterReport(reasons=Counter({check.__name__.replace("_", "-"): 0 for check in CHECKS}))
     for pair, trajectory in finished:
         report.finished += 1
@@ -45,8 +55,4 @@ def filter_finished(store: RunStore, finished: list[tuple[Pair, Trajectory]], co
             report.reasons.update(failed.keys())
         else:
             report.kept += 1
-    rows = [
-        (item, rollout, reason, detail) for (item, rollout), f in report.drops.items() for reason, detail in f.items()
-    ]
-    store.save_filter_drops(rows, config.model_dump_json())
     return report

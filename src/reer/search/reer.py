@@ -8,7 +8,6 @@ completed step (``run`` skips whatever the trajectory already holds).
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -17,11 +16,13 @@ from typing import Protocol
 from reer import prompts
 from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer, ScoreRequest
 from reer.config import SearchConfig
-from reer.data.pairs import Pair
-from reer.search.record import Candidate, InitialTrace, Scored, Step, Trajectory
-from reer.search.scoring import THINK_OPEN, clipped_score, score_request
+from reer.language import prompt_language
+from reer.records import Pair
+from reer.records.trajectory import Candidate, InitialTrace, Scored, Step, Trajectory
+from reer.search.scoring import THINK_OPEN, score_request
 from reer.search.segments import text_segments
-from reer.search.text import detect_language, join_segments, parse_refinement
+from reer.search.text import join_segments, parse_refinement
+from reer.seeds import derive_seed
 
 
 class Journal(Protocol):
@@ -34,14 +35,8 @@ class Journal(Protocol):
     def save_finish(self, trajectory: Trajectory) -> None: ...
 
 
-def derive_seed(seed: int, *parts: object) -> int:
-    """A stable 32-bit seed per (run seed, item, rollout, step): resumes repeat what a full run does."""
-    digest = hashlib.sha256("\x00".join(map(str, (seed, *parts))).encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
 def new_trajectory(pair: Pair, rollout: int = 0) -> Trajectory:
-    return Trajectory(item_id=pair.id, rollout=rollout, language=detect_language(pair.query))
+    return Trajectory(item_id=pair.id, rollout=rollout, language=prompt_language(pair.query))
 
 
 @dataclass
@@ -132,9 +127,7 @@ class Searcher:
         started = time.perf_counter()
         result = self.scorer.score([self._score_request(pair, trajectory.language, trace)])[0]
         initial.score_seconds = time.perf_counter() - started
-        initial.scored = Scored(
-            score=clipped_score(result.token_logprobs, self.config.clip), token_logprobs=result.token_logprobs
-        )
+        initial.scored = Scored.of(result.token_logprobs, self.config.clip)
         trajectory.scored_tokens = result.tokens
 
     def _below_threshold(self, trajectory: Trajectory) -> bool:
@@ -164,9 +157,7 @@ class Searcher:
         traces = [join_segments([*before, c.text or "", *after]) for c in scorable]
         results = self.scorer.score([self._score_request(pair, lang, t) for t in traces]) if traces else []
         for candidate, result in zip(scorable, results, strict=True):
-            candidate.scored = Scored(
-                score=clipped_score(result.token_logprobs, self.config.clip), token_logprobs=result.token_logprobs
-            )
+            candidate.scored = Scored.of(result.token_logprobs, self.config.clip)
 
         incumbent = trajectory.best()
         assert incumbent is not None

@@ -15,9 +15,9 @@ from reer import prompts
 from reer.backends import open_backends
 from reer.backends.batching import Batcher
 from reer.config import ReerConfig, fingerprint
-from reer.data.pairs import Pair
 from reer.errors import ConfigError, ReerError
-from reer.search.record import Step, Trajectory
+from reer.records import Pair
+from reer.records.trajectory import Step, Trajectory
 from reer.search.reer import Searcher
 from reer.store import RunStore
 

@@ -30,10 +30,3 @@ def score_request(
         {"role": "assistant", "content": content},
     ]
     return ScoreRequest(messages=messages, span=(len(head) + start, len(head) + len(reference)))
-
-
-def clipped_score(token_logprobs: list[float], clip: float = 2.0) -> float:
-    """Mean over tokens of min(clip, -log p): lower is better, range [0, clip]."""
-    if not token_logprobs:
-        raise ValueError("no scored tokens")
-    return sum(min(clip, -lp) for lp in token_logprobs) / len(token_logprobs)

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reer.data.pairs import Pair
-from reer.search.record import Candidate, InitialTrace, Scored, Step, Trajectory
-from reer.search.text import detect_language
+from reer.language import prompt_language
+from reer.records import Pair
+from reer.records.trajectory import Candidate, InitialTrace, Scored, Step, Trajectory
 from reer.store.migrations import migrate
 
 DB_NAME = "reer.sqlite"
@@ -97,7 +97,7 @@ class RunStore:
                     continue
                 db.executemany(
                     "INSERT OR IGNORE INTO trajectories (item_id, rollout, language) VALUES (?, ?, ?)",
-                    [(pair.id, r, detect_language(pair.query)) for r in range(rollouts)],
+                    [(pair.id, r, prompt_language(pair.query)) for r in range(rollouts)],
                 )
         return conflicts
 

@@ -9,7 +9,7 @@ from typing import Any
 from reer.config import FilterConfig
 from reer.errors import InputError
 from reer.export.formats import file_name, read_samples
-from reer.export.samples import SftSample, inline
+from reer.records.sample import SftSample, inline
 from reer.store.db import DB_NAME
 
 

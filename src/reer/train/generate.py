@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reer.export.samples import split_reply
+from reer.records.sample import split_reply
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reer.data.language import text_language
 from reer.errors import InputError
 from reer.eval.benchmarks.base import EvalItem, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
 from reer.eval.metrics import length_score, text_length
+from reer.language import text_language
 from reer.prompts import render_judge
 
 DIMENSIONS = ("relevance", "accuracy", "coherence", "clarity", "breadth_and_depth", "reading_experience")

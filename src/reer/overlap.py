@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from difflib import SequenceMatcher
 
-from reer.data.language import units
+from reer.language import units
 
 
 def longest_common_run(a: str, b: str) -> int:

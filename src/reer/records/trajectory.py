@@ -9,11 +9,22 @@ from pydantic import BaseModel, Field
 Status = Literal["pending", "running", "done", "rejected", "failed"]
 
 
+def clipped_score(token_logprobs: list[float], clip: float) -> float:
+    """Mean over tokens of min(clip, -log p): lower is better, range [0, clip] (REER.md §1)."""
+    if not token_logprobs:
+        raise ValueError("no scored tokens")
+    return sum(min(clip, -lp) for lp in token_logprobs) / len(token_logprobs)
+
+
 class Scored(BaseModel):
     """A score of the reference under one thinking trace, with its per-token log-probabilities."""
 
     score: float
     token_logprobs: list[float]
+
+    @classmethod
+    def of(cls, token_logprobs: list[float], clip: float) -> Scored:
+        return cls(score=clipped_score(token_logprobs, clip), token_logprobs=token_logprobs)
 
 
 class InitialTrace(BaseModel):

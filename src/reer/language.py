@@ -32,6 +32,12 @@ _DIACRITIC = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]"
 MAX_DIACRITIC_WORD_SHARE = 0.3  # English borrows a few ("café", "naïve"); Czech or Vietnamese prose is full of them
 
 
+def prompt_language(query: str) -> str:
+    """The language of the search's prompts: 'zh' when the query contains any CJK ideograph, else 'en'
+    (REER.md §3.1, the published rule; coarser than :func:`text_language` on purpose)."""
+    return "zh" if _CJK.search(query) else "en"
+
+
 def text_language(text: str) -> str:
     """'zh', 'en', or 'other' for the main language of a text."""
     cjk = len(_CJK.findall(text))
