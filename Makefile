@@ -51,8 +51,9 @@ bench: setup-llamacpp
 	$(PY) -m bench
 
 lint: setup
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src/reer
 
 format: setup
 	$(VENV)/bin/ruff format src tests

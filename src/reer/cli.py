@@ -393,7 +393,7 @@ def generate(
         raise ReerError("give the request with exactly one of --prompt or --prompt-file")
     if prompt_file is not None and not prompt_file.is_file():
         raise ReerError(f"--prompt-file {prompt_file} does not exist")
-    text = prompt if prompt is not None else prompt_file.read_text(encoding="utf-8")
+    text = prompt if prompt is not None else Path(str(prompt_file)).read_text(encoding="utf-8")
     loaded, tokenizer = load_for_generation(model, device)
     reply = generate_reply(loaded, tokenizer, text, max_new_tokens, temperature, seed)
     console.rule("thinking")

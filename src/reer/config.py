@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reer.errors import ConfigError
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
+LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
 
 
 class StrictModel(BaseModel):
@@ -128,7 +129,7 @@ class PrefilterConfig(StrictModel):
         6144, ge=1, description="Scorer tokens; longer references would not fit the scorer's context."
     )
     languages: list[Literal["en", "zh"]] = Field(
-        default_factory=lambda: ["en", "zh"], description="Keep pairs whose request and reference are in these."
+        default_factory=lambda: list(LANGUAGES), description="Keep pairs whose request and reference are in these."
     )
     dedup: bool = Field(True, description="Drop exact and near-duplicate requests and references.")
     near_duplicate_threshold: float = Field(

@@ -162,6 +162,7 @@ def _downsample(samples: list[SftSample], longer: bool, share: float, seed: int)
 def _synthesize(config: ExperimentConfig, run_dir: Path, report: Report) -> Path:
     from reer.search import synthesize
 
+    assert config.pairs is not None  # load_experiment demands exactly one of `run` and `pairs`
     loaded = load_pairs(config.pairs)
     if loaded.problems:
         raise InputError(f"{config.pairs}: {loaded.problems[0]}")
@@ -234,8 +235,8 @@ def render_table(table: dict[str, Any]) -> str:
         lines += ["", "Other measurements (no published ablation figure):", ""]
         lines += ["| arm | " + " | ".join(other + gain) + " |", "|---|" + "---|" * len(other + gain)]
         for arm, row in table["arms"].items():
-            cells = [fmt(row["headlines"].get(k)) for k in other] + (
+            values = [fmt(row["headlines"].get(k)) for k in other] + (
                 [fmt(row.get("likelihood_gain"), 3)] if gain else []
             )
-            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+            lines.append(f"| {arm} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"

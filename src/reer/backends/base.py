@@ -44,11 +44,14 @@ class GenerationRequest:
     n: int = 1
 
 
+FinishReason = Literal["stop", "eos", "length"]
+
+
 @dataclass(frozen=True)
 class Generation:
     text: str
     num_tokens: int
-    finish_reason: Literal["stop", "eos", "length"]
+    finish_reason: FinishReason
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from reer.backends.base import Generation, GenerationRequest, Sampling, context_budget, cut_at_stop
+from reer.backends.base import (
+    FinishReason,
+    Generation,
+    GenerationRequest,
+    Sampling,
+    context_budget,
+    cut_at_stop,
+)
 from reer.backends.render import render_prompt
 from reer.config import EMBEDDED_MODEL, ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
@@ -76,7 +83,8 @@ class LlamaCppBackend:
         budget = context_budget(sampling.max_new_tokens, len(prompt), self.llm.n_ctx())
         stops = [stop.encode("utf-8") for stop in sampling.stop if stop]
         window = max((len(stop) for stop in stops), default=0) + 16
-        text, count, reason = bytearray(), 0, "length"
+        text, count = bytearray(), 0
+        reason: FinishReason = "length"
         stream = self.llm.generate(prompt, temp=sampling.temperature, top_p=sampling.top_p, reset=True)
         for token in stream:
             if token in self.end_tokens:

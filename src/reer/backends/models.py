@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reer.cache import cache_dir
 from reer.config import EMBEDDED_MODEL, ModelConfig
@@ -116,7 +116,7 @@ def _load(path: str, device: str, dtype: str) -> tuple[Any, Any]:
         adapted = AutoPeftModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True)
         return adapted.merge_and_unload().to(device).eval(), tokenizer
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True)
-    return model.to(device).eval(), tokenizer
+    return cast(Any, model).to(device).eval(), tokenizer
 
 
 def load_model(config: ModelConfig) -> tuple[Any, Any]:

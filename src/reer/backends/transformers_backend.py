@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from reer.backends.base import (
+    FinishReason,
     Generation,
     GenerationRequest,
     ScoreRequest,
@@ -89,5 +90,5 @@ def decode_generation(tokenizer: Any, token_ids: list[int], stops: Sequence[str]
     if ended:
         token_ids = token_ids[: token_ids.index(eos)]
     text, stopped = cut_at_stop(tokenizer.decode(token_ids, skip_special_tokens=True), stops)
-    reason = "stop" if stopped else "eos" if ended else "length"
+    reason: FinishReason = "stop" if stopped else "eos" if ended else "length"
     return Generation(text=text, num_tokens=len(token_ids), finish_reason=reason)

@@ -84,7 +84,7 @@ def _bundled(source: str, options: SourceOptions) -> list[Pair]:
         return sources.alpaca_eval()
     if source == "shakespeare-sonnets":
         return shakespeare.sonnets()
-    return shakespeare.plays(options.unit, options.target_words)
+    return shakespeare.plays("speech" if options.unit == "speech" else "scene", options.target_words)
 
 
 def build_pairs(

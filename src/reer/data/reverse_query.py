@@ -92,7 +92,7 @@ def _first_valid(
     generations: list[Generation], prefill: str, reference: str, language: str, config: ReverseQueryConfig
 ) -> tuple[str, int] | str:
     """The first usable request and its attempt number, or why the last attempt was unusable."""
-    problem = "no attempt"
+    problem: str | None = "no attempt"
     for attempt, generation in enumerate(generations, start=1):
         query = clean_request(prefill + generation.text)
         problem = request_problem(query, reference, language, config.max_copied_words)

@@ -50,7 +50,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         if bench["headlines"]:
             lines += ["| " + " | ".join(bench["headlines"]) + " |", "|" + "---|" * len(bench["headlines"])]
             lines += ["| " + " | ".join(fmt(e) for e in bench["headlines"].values()) + " |", ""]
-        groups = list(next(iter(bench["metrics"].values()), {}).get("groups", {}))
+        first: dict[str, Any] = next(iter(bench["metrics"].values()), {})
+        groups = list(first.get("groups", {}))
         lines += ["| metric | overall | " + " | ".join(_group_name(name, g) for g in groups) + " |"]
         lines += ["|---|---|" + "---|" * len(groups)]
         for metric, values in bench["metrics"].items():

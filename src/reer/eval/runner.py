@@ -237,7 +237,7 @@ def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request
     for metric in next(iter(per_item.values()), {}):
         values = {item_id: scores[metric] for item_id, scores in per_item.items()}
         metrics[metric] = {
-            "overall": _estimate(values.values(), request),
+            "overall": _estimate(list(values.values()), request),
             "groups": {
                 group: _estimate([v for i, v in values.items() if groups[i] == group], request)
                 for group in dict.fromkeys(item.group for item in items)

@@ -32,7 +32,7 @@ def check_mask(tokenized: dict[str, Any], example: dict[str, Any], tokenizer: An
             f"sample {example['id']}: the masked-out tokens are not the prompt: {tokenizer.decode(ids[:start])!r}"
         )
     truncated = len(ids) >= max_length and expected_trained is not None and len(expected_trained) > len(ids) - start
-    if truncated:
+    if truncated and expected_trained is not None:
         expected_trained = expected_trained[: len(ids) - start]
     if expected_trained is None or ids[start:] != expected_trained:
         raise MaskError(

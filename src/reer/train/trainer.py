@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reer.config import FilterConfig, TrainConfig
 from reer.errors import ConfigError, ReerError
@@ -110,7 +110,7 @@ def _trainer(dataset: Any, out_dir: Path, config: TrainConfig, seed: int) -> tup
         warmup_steps=config.warmup_ratio,
         weight_decay=config.weight_decay,
         # only when asked: transformers warns on the argument itself (renamed in v6)
-        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
+        **cast(dict[str, Any], {"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
         max_length=config.max_length,
         completion_only_loss=True,
         bf16=bf16,

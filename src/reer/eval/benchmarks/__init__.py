@@ -7,6 +7,7 @@ from reer.eval.benchmarks.hellobench import HelloBench
 from reer.eval.benchmarks.longbench_write import LongBenchWrite
 from reer.eval.benchmarks.writingbench import WritingBench
 
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (LongBenchWrite(), HelloBench(), WritingBench())}
+_ALL: tuple[Benchmark, ...] = (LongBenchWrite(), HelloBench(), WritingBench())
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in _ALL}
 
 __all__ = ["BENCHMARKS", "Benchmark", "EvalItem", "JudgeTask", "Selection", "Verdicts"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reer.errors import InputError
-from reer.eval.benchmarks.base import EvalItem, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
+from reer.eval.benchmarks.base import EvalItem, Headlines, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
 from reer.prompts import render_judge
 
 SUBSETS = ("heuristic_text_generation", "chat", "open_ended_qa", "summarization", "text_completion")
@@ -25,7 +25,7 @@ CREATIVE = "heuristic_text_generation"
 
 class HelloBench:
     name = "hellobench"
-    headlines = {
+    headlines: Headlines = {
         "HB-A": ("score", tuple(s for s in SUBSETS if s != CREATIVE)),
         "HB-B": ("score", (CREATIVE,)),
         "HB": ("score", None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reer.errors import InputError
-from reer.eval.benchmarks.base import EvalItem, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
+from reer.eval.benchmarks.base import EvalItem, Headlines, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
 from reer.eval.metrics import length_score, text_length
 from reer.language import text_language
 from reer.prompts import render_judge
@@ -21,7 +21,7 @@ FILE = "longbench_write.jsonl"
 
 class LongBenchWrite:
     name = "longbench-write"
-    headlines = {"LB": ("S", None)}
+    headlines: Headlines = {"LB": ("S", None)}
     source_hint = f"the LongBench-Write file ({FILE} from github.com/THUDM/LongWriter, folder evaluation/)"
 
     def load(self, source: Path | None, selection: Selection) -> list[EvalItem]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from reer.data.sources import eval_package_file
 from reer.errors import InputError
-from reer.eval.benchmarks.base import EvalItem, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
+from reer.eval.benchmarks.base import EvalItem, Headlines, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
 from reer.prompts import render_judge
 
 DOMAINS = {
@@ -32,7 +32,7 @@ PACKAGED = "tasks/writingbench/benchmark_query/benchmark_all.jsonl"
 
 class WritingBench:
     name = "writingbench"
-    headlines = {**{f"WB-{letter}": ("score", (letter,)) for letter in DOMAINS}, "WB": ("score", None)}
+    headlines: Headlines = {**{f"WB-{letter}": ("score", (letter,)) for letter in DOMAINS}, "WB": ("score", None)}
 
     def load(self, source: Path | None, selection: Selection) -> list[EvalItem]:
         path = source or eval_package_file(PACKAGED)
