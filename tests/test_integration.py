@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ from reer.config import SearchConfig
 from reer.records import clipped_score
 from reer.search.reer import Searcher, new_trajectory
 from reer.search.scoring import score_request
-from tests.conftest import Memory, needs_eval_framework
+from tests.conftest import Memory, needs_eval_framework, wait_for
 
 # Small enough for a 2-core CPU; the 135M model needs its analysis capped to produce <refine> at all.
 SMALL = {
@@ -85,9 +84,7 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
     command = [sys.executable, "-m", "reer", "synthesize", str(pairs), "-o", str(run_dir), *sets]
 
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 400
-    while _saved_steps(run_dir / "reer.sqlite") < 1 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for("a saved step", lambda: _saved_steps(run_dir / "reer.sqlite") >= 1 or process.poll() is not None, 400)
     process.send_signal(signal.SIGKILL)
     process.wait()
     db = sqlite3.connect(run_dir / "reer.sqlite")
@@ -109,8 +106,11 @@ def test_kill_during_an_item_then_resume(tmp_path, real_pairs, embedded_dir):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     saved = len(before)
-    while _saved_steps(run_dir / "reer.sqlite") <= saved and interrupted.poll() is None:
-        time.sleep(0.2)
+    wait_for(
+        "a step saved by the resumed run",
+        lambda: _saved_steps(run_dir / "reer.sqlite") > saved or interrupted.poll() is not None,
+        400,
+    )
     interrupted.send_signal(signal.SIGINT)
     _, stderr = interrupted.communicate(timeout=300)
     if interrupted.returncode != 0:  # 0 only if the run happened to finish before the signal arrived
