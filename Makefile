@@ -60,4 +60,4 @@ format: setup
 	$(VENV)/bin/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) reer-demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) reer-demo wheelhouse .pytest_cache .ruff_cache .mypy_cache .hypothesis
