@@ -8,6 +8,7 @@ keys (``search.max_steps=3``). The resolved config is stored with every run.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import json
@@ -294,7 +295,7 @@ def apply_eval_preset(settings: EvalConfig, preset: str | None) -> EvalConfig:
         return settings
     if preset not in EVAL_PRESETS:
         raise ConfigError(f"unknown eval preset '{preset}'; choose one of: {', '.join(EVAL_PRESETS)}")
-    values = json.loads(json.dumps(EVAL_PRESETS[preset]))
+    values = copy.deepcopy(EVAL_PRESETS[preset])
     if importlib.util.find_spec("llama_cpp") is None:
         values["judge"].pop("backend", None)
     explicit = settings.model_dump(exclude_unset=True)

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from reer.config import ReerConfig
@@ -110,7 +111,8 @@ def build_pairs(
             f"{len(missing)} texts of {source} have no request (e.g. {missing[0].id}); add --reverse-query to have "
             "the generator write them, or map a request column with --query-field"
         )
-    count_tokens = _token_counter(config) if filters else None
+    # Each round re-checks the pairs kept so far (deduplication needs them): count each text's tokens once.
+    count_tokens = cache(_token_counter(config)) if filters else None
     pairs: list[Pair] = []
     drops: list[Drop] = []
     unread = loaded.pairs
