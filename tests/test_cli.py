@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from reer.cli import app
-from reer.data.pairs import load_pairs
+from reer.records.pair import load_pairs
 from tests.conftest import needs_eval_framework, require
 
 runner = CliRunner()

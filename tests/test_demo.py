@@ -2,8 +2,8 @@
 
 import json
 
-from reer.data.pairs import load_pairs
 from reer.export import read_samples
+from reer.records.pair import load_pairs
 from tests.conftest import needs_embedded, needs_eval_framework
 
 
@@ -19,9 +19,16 @@ def test_demo_runs_end_to_end(demo_run):
         assert row["thinking"] and row["final_score"] <= row["initial_score"]  # the search never accepts worse
     assert any(row["final_score"] < row["initial_score"] for row in rows), "no item improved"
     samples = read_samples(out / "dataset" / "train.jsonl")
-    assert {s.id for s in samples} <= {row["id"] for row in rows}
+    assert samples, "the demo's SFT dataset is empty"
+    by_id = {row["id"]: row for row in rows}
+    assert {s.id for s in samples} <= set(by_id)
+    for sample in samples:  # what a user trains on: real thinking, then the reference as the answer
+        assert len(sample.thinking.split()) >= 80 and sample.answer == by_id[sample.id]["reference"]
     card = (out / "dataset" / "README.md").read_text()
     assert f"| REER samples | {len(samples)} |" in card and "the thinking survived" in card
     assert "Made with reer " in card and "https://github.com/)" not in card
-    assert "cannot write thinking that passes the paper's filters" in result.stdout
+    assert f"| finished trajectories | {len(rows)} |" in card
+    assert len(rows) == 4 or "| trajectories in the run | 4 |" in card  # rejected items are counted too
+    assert "language:\n- en\n" in card and "| arena-hard-v2.0" in card and "Truncated thinking kept" in card
+    assert "never closes its thinking" in result.stdout
     assert "search records:" in result.stdout and "SFT dataset:" in result.stdout and "reer status" in result.stdout

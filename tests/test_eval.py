@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 from reer.config import EvalConfig, JudgeConfig, SearchConfig
-from reer.data.pairs import write_pairs
 from reer.errors import ConfigError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.judges import HttpJudge, JudgeError
+from reer.eval.results import Estimate, EvalResults
+from reer.records.pair import write_pairs
 from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, require
 
 SECRET = "test-key-not-for-logs"
@@ -102,7 +103,7 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
     assert wb["judge"]["tasks"] == 10 and lb["judge"]["tasks"] == 2
     # The smoke judge is pre-filled with "score:", so the tiny model does give numbers for WritingBench.
     assert wb["judge"]["unscored"] < 10 and 10 <= wb["headlines"]["WB-D"]["mean"] <= 100
-    assert all(0 <= row["S_l"] <= 100 for row in lb["per_item"])  # deterministic, whatever the judge did
+    assert all(0 <= row["scores"]["S_l"] <= 100 for row in lb["per_item"])  # deterministic, whatever the judge did
     unscored_sq = lb["metrics"]["S_q"]["overall"]["unscored"]
     assert unscored_sq == lb["judge"]["unscored"]  # unscored verdicts are counted, never zero-filled
     for key in ("thinking_units", "answer_units", "reflections_per_1k", "top3_trigram_share", "cut_off"):
@@ -191,13 +192,12 @@ def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(judge_serve
     )
     results = evaluate(request)
     written = write_results(request.out_dir, results)
-    summary = results["benchmarks"]["hellobench"]
-    assert summary["judge"] == {"tasks": 2, "unscored": 2, "retried": 2, "calls": 4}
-    assert summary["metrics"]["score"]["overall"] == {
-        "mean": None, "ci_low": None, "ci_high": None, "n": 0, "unscored": 2
-    }  # fmt: skip
-    assert summary["headlines"] == {} and results["smoke_test_only"] is False
-    assert results["settings"]["judge"]["api_key_env"] == "REER_TEST_JUDGE_KEY"
+    summary = results.benchmarks["hellobench"]
+    assert summary.judge.model_dump() == {"tasks": 2, "unscored": 2, "retried": 2, "calls": 4}
+    assert summary.metrics["score"].overall == Estimate(mean=None, n=0, unscored=2)
+    assert summary.headlines == {} and results.smoke_test_only is False
+    assert results.settings["judge"]["api_key_env"] == "REER_TEST_JUDGE_KEY"
+    assert EvalResults.model_validate_json((request.out_dir / "results.json").read_text()) == results
     assert "2 unscored" in (request.out_dir / "results.md").read_text()
     for path in [*written, request.out_dir / "eval.sqlite"]:
         assert SECRET.encode() not in path.read_bytes()

@@ -12,8 +12,8 @@ import yaml
 
 from reer.config import FilterConfig
 from reer.export.dataset import finished_trajectories
-from reer.export.formats import WRITERS, read_samples
 from reer.filters.checks import reflection_markers
+from reer.records.formats import WRITERS, read_samples
 from reer.records.sample import SftSample
 from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, needs_train
 
@@ -108,8 +108,8 @@ def test_reflection_markers_are_removed_for_the_no_reflection_arm(text, expected
 @needs_train
 def test_an_experiment_can_synthesize_its_own_run(tmp_path):
     """`pairs:` instead of `run:`: the search runs first (tiny settings), then the arm trains and is evaluated."""
-    from reer.data.pairs import write_pairs
     from reer.demo import demo_pairs
+    from reer.records.pair import write_pairs
 
     write_pairs(demo_pairs(1, reference_words=80), tmp_path / "pairs.jsonl")
     config = {
@@ -129,9 +129,9 @@ def test_an_experiment_can_synthesize_its_own_run(tmp_path):
 
     lines: list[str] = []
     table = run_experiment(load_experiment(tmp_path / "ablation.yaml"), tmp_path / "out", report=lines.append)
-    assert table["run"] == str(tmp_path / "out" / "run") and any("synthesizing 1 pairs" in line for line in lines)
+    assert table.run == str(tmp_path / "out" / "run") and any("synthesizing 1 pairs" in line for line in lines)
     assert finished_trajectories(tmp_path / "out" / "run", None)
-    assert list(table["arms"]) == ["full"] and table["arms"]["full"]["samples"] == 1
+    assert list(table.arms) == ["full"] and table.arms["full"].samples == 1
     assert (tmp_path / "out" / "arms" / "full" / "eval" / "results.json").exists()
 
 

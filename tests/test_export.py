@@ -94,6 +94,9 @@ def test_filtered_trajectories_are_not_exported_and_the_card_says_why(run_dir, t
     assert "license: other" in card  # a licence with details is not a Hub licence id
     assert "| unit/keeper | cc-by-nc-4.0 (non-commercial) | 4 |" in card and "Non-commercial data inside" in card
     assert "## Score distribution" in card and '"max_steps": 2' in card and "| rows in train.jsonl | 4 |" in card
+    assert "Truncated thinking kept" not in card
+    export_dataset(run_dir, tmp_path / "kept", "messages-inline", filters=FilterConfig(keep_truncated=True))
+    assert "Truncated thinking kept" in (tmp_path / "kept" / "README.md").read_text()
 
 
 def test_mixing_adds_samples_at_the_ratio_with_provenance(run_dir, tmp_path):
@@ -167,7 +170,8 @@ def test_a_stripping_template_is_caught_and_the_old_export_survives(run_dir, tmp
 
 
 def test_training_data_from_an_export_folder_a_file_or_a_run(run_dir, tmp_path):
-    from reer.train.data import load_samples, mix, prompt_completion
+    from reer.export.dataset import load_samples, with_mix
+    from reer.train.data import prompt_completion
 
     folder = export_dataset(run_dir, tmp_path / "data", "messages-inline", filters=None).path.parent
     from_folder = load_samples(folder)
@@ -178,7 +182,7 @@ def test_training_data_from_an_export_folder_a_file_or_a_run(run_dir, tmp_path):
     example = prompt_completion(from_run[0])
     assert example["prompt"] == [{"role": "user", "content": from_run[0].prompt}]
     assert example["completion"][0]["content"].startswith("<think>\n" + from_run[0].thinking)
-    mixed = mix(from_run, folder / "train.jsonl", 0.5, seed=1)
+    mixed = with_mix(from_run, folder / "train.jsonl", 0.5, seed=1)[0]
     assert len(mixed) == 6 and sum(s.id.startswith("mix-") for s in mixed) == 2
     with pytest.raises(ReerError, match="does not exist"):
         load_samples(tmp_path / "missing")

@@ -38,6 +38,9 @@ def test_truncated_or_unclosed_thinking():
     assert truncated(PAIR, trajectory(GOOD, finish="length"), CONFIG)[0] == "truncated"
     assert truncated(PAIR, trajectory(GOOD + "\n</think>\nmore"), CONFIG)[0] == "truncated"
     assert truncated(PAIR, trajectory(GOOD, finish="eos"), CONFIG) is None
+    keep = CONFIG.model_copy(update={"keep_truncated": True})  # the demo's setting: budget-cut thinking stays
+    assert truncated(PAIR, trajectory(GOOD, finish="length"), keep) is None
+    assert truncated(PAIR, trajectory(GOOD + "\n</think>\nmore"), keep)[0] == "truncated"  # a stray tag never does
 
 
 def test_end_of_thinking_still_reflecting():

@@ -4,8 +4,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reer.data.pairs import FieldMap, load_pairs
 from reer.errors import InputError
+from reer.records.pair import FieldMap, load_pairs
 
 
 def _jsonl(path, rows):

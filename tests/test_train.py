@@ -10,7 +10,8 @@ import time
 import pytest
 
 from reer.config import TRAIN_PRESETS, TrainConfig
-from reer.train.data import load_samples, prompt_completion
+from reer.export.dataset import load_samples
+from reer.train.data import prompt_completion
 from reer.train.mask import MaskError, check_mask, loss_mask
 from tests.conftest import needs_train
 
@@ -98,7 +99,8 @@ def test_a_few_steps_lower_the_training_loss_and_the_model_reloads(real_export, 
         }
     )
     before = mean_loss(embedded_dir, samples)
-    result = train(real_export / "run", tmp_path / method, config, merge=method == "lora")
+    run = real_export / "run"
+    result = train(load_samples(run), tmp_path / method, config, source=str(run), merge=method == "lora")
     assert result.steps == 4 and len(result.losses) == 4 and result.peak_memory_mb > 0
     after = mean_loss(result.merged or result.final, samples)
     assert after < before - 0.05, (before, after)
@@ -199,14 +201,11 @@ def test_show_sample_marks_the_trained_tokens(embedded_dir):
 @needs_train
 def test_a_sample_whose_request_fills_max_length_is_skipped_not_misaligned(embedded_dir, tmp_path):
     """TRL drops such a sample; the mask check must then compare the first kept sample with its own source."""
-    from reer.export.formats import WRITERS
     from reer.records.sample import SftSample
     from reer.train import train
 
     long_request = SftSample("long", "Describe the harbour. " * 60, "Plan the scene.", "The harbour was quiet.")
     short = SftSample("short", "Write one line about rain.", "Keep it short.", "Rain taps the glass.")
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps(WRITERS["messages-inline"](s)) + "\n" for s in (long_request, short)))
     settings = TrainConfig(**(SMALL | {"max_steps": 1, "global_batch_size": 1, "max_length": 128}))
-    result = train(data, tmp_path / "model", settings)
+    result = train([long_request, short], tmp_path / "model", settings)
     assert result.dropped == 1 and result.steps == 1 and (result.final / "adapter_config.json").exists()

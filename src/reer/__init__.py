@@ -5,14 +5,11 @@ The public API is small: load pairs, configure, synthesize into a run directory,
     from reer import load_config, load_pairs, synthesize, export_dataset
 """
 
-from importlib.metadata import version
-
 from reer.config import ReerConfig, SearchConfig, load_config
-from reer.data.pairs import Pair, load_pairs
 from reer.export import export_dataset
+from reer.records.pair import Pair, load_pairs
 from reer.search import Searcher, Trajectory, synthesize
-
-__version__ = version("reer")  # one source: pyproject.toml
+from reer.version import __version__
 
 __all__ = [
     "Pair",

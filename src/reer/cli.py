@@ -84,7 +84,7 @@ def synthesize(
     force: Annotated[bool, typer.Option(help="Continue a run whose configuration changed.")] = False,
 ) -> None:
     """Search a thinking trace for every pair; rerun the same command to resume after a crash."""
-    from reer.data.pairs import load_pairs
+    from reer.records.pair import load_pairs
 
     cfg = _config(
         config,
@@ -224,7 +224,7 @@ def pairs(
 ) -> None:
     """Write validated (query, reference) pairs with provenance and licence; every drop is listed with its reason."""
     from reer.data.build import SourceOptions, build_pairs, dropped_path
-    from reer.data.pairs import FieldMap
+    from reer.records.pair import FieldMap
 
     if unit not in ("scene", "speech"):
         raise ReerError(f"--unit must be 'scene' or 'speech', got '{unit}'")
@@ -348,17 +348,20 @@ def train(
 ) -> None:
     """Fine-tune a model on REER data with TRL (loss on the assistant turn only); rerun to resume."""
     from reer.config import apply_preset
+    from reer.export.dataset import load_samples, with_mix
     from reer.train import train as run_training
 
     cfg = _config(config, set_, seed=seed)
     settings = apply_preset(cfg.train, preset)  # preset < config file < --set
+    samples = load_samples(data, cfg.filters)
+    if mix:
+        samples = with_mix(samples, mix, settings.mix_ratio, cfg.seed)[0]
     result = run_training(
-        data,
+        samples,
         output,
         settings,
         seed=cfg.seed,
-        mix_with=mix,
-        filters=cfg.filters,
+        source=str(data),
         merge=merge,
         show_sample=console.print if show_sample else None,
     )
@@ -491,17 +494,14 @@ def eval_(
 
         results = evaluate(request, report)
     written = write_results(output, results)
-    if results["smoke_test_only"]:
+    if results.smoke_test_only:
         err.print("[bold yellow]SMOKE TEST ONLY:[/] judged by the embedded 135M model; the scores mean nothing.")
-    for name, summary in results["benchmarks"].items():
-        headline = "; ".join(f"{label} {fmt(e)}" for label, e in summary["headlines"].items())
-        judge = summary["judge"]
-        console.print(
-            f"{name}: {headline or 'nothing scored'} ({judge['unscored']} of {judge['tasks']} verdicts unscored)"
-        )
-    if "likelihood" in results:
-        gain = results["likelihood"]["gain"]
-        console.print(f"likelihood: reference NLL gain from the model's thinking {fmt(gain, 3)}")
+    for name, summary in results.benchmarks.items():
+        headline = "; ".join(f"{label} {fmt(e)}" for label, e in summary.headlines.items())
+        judge = summary.judge
+        console.print(f"{name}: {headline or 'nothing scored'} ({judge.unscored} of {judge.tasks} verdicts unscored)")
+    if results.likelihood:
+        console.print(f"likelihood: reference NLL gain from the model's thinking {fmt(results.likelihood.gain, 3)}")
     console.print(f"results: {written[0]}, {written[1]}; plots: {', '.join(str(p) for p in written[2:]) or 'none'}")
 
 
@@ -517,7 +517,7 @@ def experiment(
 
     table = run_experiment(load_experiment(config_file), output, report=lambda line: console.print(line, markup=False))
     console.print((output / "ablation.md").read_text(encoding="utf-8"), markup=False)
-    if any(row["smoke_test_only"] for row in table["arms"].values()):
+    if any(row.smoke_test_only for row in table.arms.values()):
         err.print("[bold yellow]SMOKE TEST ONLY:[/] judged by the embedded 135M model; the scores mean nothing.")
 
 
@@ -540,8 +540,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Pairs → search → export on real Arena-Hard pairs with the embedded model (a few minutes on a CPU)."""
-    from reer.data.pairs import load_pairs
     from reer.demo import LIMITS, demo_config, export_demo, prepare_demo
+    from reer.records.pair import load_pairs
 
     pairs_path = prepare_demo(output, items)
     console.print(f"pairs: {pairs_path}")

@@ -148,6 +148,11 @@ def _default_reflection_markers() -> list[str]:
 class FilterConfig(StrictModel):
     """Checks on finished trajectories before export (REER.md §4, plus leakage and language)."""
 
+    keep_truncated: bool = Field(
+        False,
+        description="Keep thinking that ran out of tokens before </think> (REER.md §4 drops it): only for generators "
+        "that never close their thinking, like the embedded 135M model in `reer demo`. The dataset card says so.",
+    )
     tail_fraction: float = Field(0.1, gt=0, le=1, description="The end of the thinking that must be conclusive.")
     tail_max_markers: int = Field(
         3, ge=1, description="A tail with this many reflection phrases or more never concluded (REER.md §4)."

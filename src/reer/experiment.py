@@ -23,17 +23,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from reer.config import ReerConfig, StrictModel, apply_preset
-from reer.data.pairs import load_pairs
 from reer.errors import ConfigError, InputError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.report import fmt
+from reer.eval.results import Estimate
 from reer.export.dataset import finished_trajectories, trajectory_sample, with_mix
-from reer.export.formats import WRITERS
 from reer.filters.checks import strip_reflection_markers
 from reer.language import units
+from reer.records.formats import WRITERS
+from reer.records.pair import load_pairs
 from reer.records.sample import SftSample
 
 Arm = Literal["full", "no-reer", "initial-traces", "no-reflection", "fewer-long", "fewer-short"]
@@ -103,7 +104,23 @@ def load_experiment(path: Path) -> ExperimentConfig:
     return config
 
 
-def run_experiment(config: ExperimentConfig, out_dir: Path, report: Report = print) -> dict[str, Any]:
+class ArmResult(BaseModel):
+    samples: int
+    model: str
+    headlines: dict[str, Estimate]
+    smoke_test_only: bool
+    likelihood_gain: Estimate | None = None
+
+
+class Ablation(BaseModel):
+    """What ``ablation.json`` holds: every arm's headlines beside the published figures."""
+
+    run: str
+    arms: dict[str, ArmResult]
+    published: dict[str, dict[str, float]] = PUBLISHED
+
+
+def run_experiment(config: ExperimentConfig, out_dir: Path, report: Report = print) -> Ablation:
     """Synthesize (or reuse) the run, then train and evaluate every arm; write the comparison table."""
     run_dir = config.run or _synthesize(config, out_dir / "run", report)
     trajectories = finished_trajectories(run_dir, config.settings.filters if config.filter else None)
@@ -118,14 +135,15 @@ def run_experiment(config: ExperimentConfig, out_dir: Path, report: Report = pri
         report(f"{arm}: evaluating {model}")
         results = evaluate(_eval_request(model, arm_dir / "eval", config))
         write_results(arm_dir / "eval", results)
-        rows[arm] = {
-            "samples": len(samples),
-            "model": model,
-            "headlines": {k: v for b in results["benchmarks"].values() for k, v in b["headlines"].items()},
-            "smoke_test_only": results["smoke_test_only"],
-        } | ({"likelihood_gain": results["likelihood"]["gain"]} if "likelihood" in results else {})
-    table = {"run": str(run_dir), "arms": rows, "published": PUBLISHED}
-    (out_dir / "ablation.json").write_text(json.dumps(table, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        rows[arm] = ArmResult(
+            samples=len(samples),
+            model=model,
+            headlines=results.headlines,
+            smoke_test_only=results.smoke_test_only,
+            likelihood_gain=results.likelihood.gain if results.likelihood else None,
+        )
+    table = Ablation(run=str(run_dir), arms=rows)
+    (out_dir / "ablation.json").write_text(table.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (out_dir / "ablation.md").write_text(render_table(table), encoding="utf-8")
     return table
 
@@ -189,7 +207,7 @@ def _train(arm: str, samples: list[SftSample], arm_dir: Path, config: Experiment
         "".join(json.dumps(WRITERS["messages-inline"](s), ensure_ascii=False) + "\n" for s in samples), encoding="utf-8"
     )
     report(f"{arm}: training on {len(samples)} samples")
-    return str(train(data, arm_dir / "model", settings, seed=config.settings.seed).final)
+    return str(train(samples, arm_dir / "model", settings, seed=config.settings.seed, source=str(data)).final)
 
 
 def _eval_request(model: str, out_dir: Path, config: ExperimentConfig) -> EvalRequest:
@@ -217,26 +235,23 @@ def _eval_request(model: str, out_dir: Path, config: ExperimentConfig) -> EvalRe
     )
 
 
-def render_table(table: dict[str, Any]) -> str:
+def render_table(table: Ablation) -> str:
     """REER.md §5's ablation layout — arms by HB-B / WB-A / WB-D — ours (with intervals) beside the published."""
-    smoke = any(row["smoke_test_only"] for row in table["arms"].values())
     lines = ["# Ablation: REER.md §5 arms", ""]
-    if smoke:
+    if any(row.smoke_test_only for row in table.arms.values()):
         lines += ["> **SMOKE TEST ONLY** — judged by the embedded 135M model: these scores mean nothing.", ""]
-    lines += [f"Run: `{table['run']}`. Published: DeepWriter-8B (Qwen3-8B-Base), GPT-4o / Claude 3.7 judges.", ""]
+    lines += [f"Run: `{table.run}`. Published: DeepWriter-8B (Qwen3-8B-Base), GPT-4o / Claude 3.7 judges.", ""]
     header = " | ".join(f"{c} ours | {c} published" for c in COLUMNS)
     lines += [f"| arm | samples | {header} |", "|---|---|" + "---|---|" * len(COLUMNS)]
-    for arm, row in table["arms"].items():
-        cells = " | ".join(f"{fmt(row['headlines'].get(c))} | {PUBLISHED[arm][c]}" for c in COLUMNS)
-        lines.append(f"| {arm} | {row['samples']} | {cells} |")
-    other = sorted({k for row in table["arms"].values() for k in row["headlines"]} - set(COLUMNS))
-    if other or any("likelihood_gain" in row for row in table["arms"].values()):
-        gain = ["likelihood gain"] if any("likelihood_gain" in row for row in table["arms"].values()) else []
+    for arm, row in table.arms.items():
+        cells = " | ".join(f"{fmt(row.headlines.get(c))} | {table.published[arm][c]}" for c in COLUMNS)
+        lines.append(f"| {arm} | {row.samples} | {cells} |")
+    other = sorted({k for row in table.arms.values() for k in row.headlines} - set(COLUMNS))
+    gain = ["likelihood gain"] if any(row.likelihood_gain for row in table.arms.values()) else []
+    if other or gain:
         lines += ["", "Other measurements (no published ablation figure):", ""]
         lines += ["| arm | " + " | ".join(other + gain) + " |", "|---|" + "---|" * len(other + gain)]
-        for arm, row in table["arms"].items():
-            values = [fmt(row["headlines"].get(k)) for k in other] + (
-                [fmt(row.get("likelihood_gain"), 3)] if gain else []
-            )
+        for arm, row in table.arms.items():
+            values = [fmt(row.headlines.get(k)) for k in other] + ([fmt(row.likelihood_gain, 3)] if gain else [])
             lines.append(f"| {arm} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"

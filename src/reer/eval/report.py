@@ -2,89 +2,89 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from reer.eval.benchmarks.writingbench import DOMAINS
+from reer.eval.results import BenchmarkResult, Estimate, EvalResults
 
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 
 
-def write_results(out_dir: Path, results: dict[str, Any]) -> list[Path]:
+def write_results(out_dir: Path, results: EvalResults) -> list[Path]:
     """Write every output atomically; return the paths written."""
-    written = [_atomic(out_dir / RESULTS_JSON, json.dumps(results, indent=2, ensure_ascii=False))]
+    written = [_atomic(out_dir / RESULTS_JSON, results.model_dump_json(indent=2))]
     written.append(_atomic(out_dir / RESULTS_MD, render_markdown(results)))
     written += write_plots(out_dir, results)
     return written
 
 
-def fmt(estimate: dict[str, Any] | None, digits: int = 1) -> str:
+def fmt(estimate: Estimate | None, digits: int = 1) -> str:
     """``72.4 [70.1, 74.6]``, with the unscored count when there is one; ``—`` when nothing was scored."""
-    if not estimate or estimate.get("mean") is None:
-        unscored = (estimate or {}).get("unscored", 0)
+    if estimate is None or estimate.mean is None or estimate.ci_low is None or estimate.ci_high is None:
+        unscored = estimate.unscored if estimate else 0
         return f"— ({unscored} unscored)" if unscored else "—"
-    mean, low, high = (round(estimate[k], digits) for k in ("mean", "ci_low", "ci_high"))
+    mean, low, high = (round(v, digits) for v in (estimate.mean, estimate.ci_low, estimate.ci_high))
     text = f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-    return text + (f", {estimate['unscored']} unscored" if estimate.get("unscored") else "")
+    return text + (f", {estimate.unscored} unscored" if estimate.unscored else "")
 
 
-def render_markdown(results: dict[str, Any]) -> str:
-    lines = [f"# Evaluation of `{results['model']}`", ""]
-    if results["smoke_test_only"]:
+def render_markdown(results: EvalResults) -> str:
+    lines = [f"# Evaluation of `{results.model}`", ""]
+    if results.smoke_test_only:
         lines += ["> **SMOKE TEST ONLY** — judged by the embedded 135M model: these scores mean nothing.", ""]
-    answers = results["settings"]["answers"]
+    settings = results.settings
+    answers = settings["answers"]
     lines += [
-        f"- judge: {results['judge']}; judge prompts {results['settings']['judge_prompts']}",
+        f"- judge: {results.judge}; judge prompts {settings['judge_prompts']}",
         f"- answers: {answers['backend']}, temperature {answers['temperature']}, top-p {answers['top_p']}, "
-        f"max {answers['max_new_tokens']} new tokens; seed {results['settings']['seed']}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
-        f"- {results['created']}; mean with {results['confidence']:.0%} bootstrap interval; "
+        f"max {answers['max_new_tokens']} new tokens; seed {settings['seed']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()),
+        f"- {results.created}; mean with {results.confidence:.0%} bootstrap interval; "
         "*unscored*: the judge's verdict never parsed",
         "",
     ]
-    for name, bench in results["benchmarks"].items():
-        lines += [f"## {name} ({bench['items']} items)", ""]
-        if bench["headlines"]:
-            lines += ["| " + " | ".join(bench["headlines"]) + " |", "|" + "---|" * len(bench["headlines"])]
-            lines += ["| " + " | ".join(fmt(e) for e in bench["headlines"].values()) + " |", ""]
-        first: dict[str, Any] = next(iter(bench["metrics"].values()), {})
-        groups = list(first.get("groups", {}))
+    for name, bench in results.benchmarks.items():
+        lines += [f"## {name} ({bench.items} items)", ""]
+        if bench.headlines:
+            lines += ["| " + " | ".join(bench.headlines) + " |", "|" + "---|" * len(bench.headlines)]
+            lines += ["| " + " | ".join(fmt(e) for e in bench.headlines.values()) + " |", ""]
+        first = next(iter(bench.metrics.values()), None)
+        groups = list(first.groups) if first else []
         lines += ["| metric | overall | " + " | ".join(_group_name(name, g) for g in groups) + " |"]
         lines += ["|---|---|" + "---|" * len(groups)]
-        for metric, values in bench["metrics"].items():
-            cells = [fmt(values["overall"]), *(fmt(values["groups"][g]) for g in groups)]
+        for metric, values in bench.metrics.items():
+            cells = [fmt(values.overall), *(fmt(values.groups[g]) for g in groups)]
             lines.append(f"| {metric} | " + " | ".join(cells) + " |")
-        judge = bench["judge"]
+        judge = bench.judge
         lines += [
             "",
-            f"Judge: {judge['tasks']} verdicts, {judge['unscored']} unscored, {judge['retried']} needed a retry "
-            f"({judge['calls']} calls).",
+            f"Judge: {judge.tasks} verdicts, {judge.unscored} unscored, {judge.retried} needed a retry "
+            f"({judge.calls} calls).",
             "",
         ]
-        if bench["thinking"]:
-            t = bench["thinking"]
+        if t := bench.thinking:
             lines += [
-                f"Thinking: {t['with_thinking']:.0%} of answers think; mean {t['thinking_units']:.0f} thinking and "
-                f"{t['answer_units']:.0f} answer words; {t['reflections_per_1k']:.1f} reflection phrases per 1k "
-                f"thinking words; top-3 trigram share {t['top3_trigram_share']:.2f}; {t['cut_off']} cut off by the "
-                f"token budget; {t['seconds_per_answer']:.1f} s per answer.",
+                f"Thinking: {t.with_thinking:.0%} of answers think; mean {t.thinking_units:.0f} thinking and "
+                f"{t.answer_units:.0f} answer words; {t.reflections_per_1k:.1f} reflection phrases per 1k "
+                f"thinking words; top-3 trigram share {t.top3_trigram_share:.2f}; {t.cut_off} cut off by the "
+                f"token budget; {t.seconds_per_answer:.1f} s per answer.",
                 "",
             ]
-    if "likelihood" in results:
-        lik = results["likelihood"]
-        lines += [f"## Reference likelihood ({lik['pairs']} held-out pairs, {lik['source']})", ""]
+    if lik := results.likelihood:
+        lines += [f"## Reference likelihood ({lik.pairs} held-out pairs, {lik.source})", ""]
         lines += ["Mean negative log-likelihood per reference token (lower is better):", ""]
         lines += ["| without thinking | with the model's thinking | gain | REER score without | REER score with |"]
         lines += ["|---|---|---|---|---|"]
-        keys = ("nll_without_thinking", "nll_with_thinking", "gain", "reer_without_thinking", "reer_with_thinking")
-        lines += ["| " + " | ".join(fmt(lik[k], 3) for k in keys) + " |", ""]
+        columns = [lik.nll_without_thinking, lik.nll_with_thinking, lik.gain]
+        columns += [lik.reer_without_thinking, lik.reer_with_thinking]
+        lines += ["| " + " | ".join(fmt(e, 3) for e in columns) + " |", ""]
     return "\n".join(lines)
 
 
-def write_plots(out_dir: Path, results: dict[str, Any]) -> list[Path]:
+def write_plots(out_dir: Path, results: EvalResults) -> list[Path]:
     """Per-group bars with intervals for every judged benchmark; LongBench-Write's length scatter."""
     import matplotlib
 
@@ -92,23 +92,24 @@ def write_plots(out_dir: Path, results: dict[str, Any]) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    for name, bench in results["benchmarks"].items():
+    for name, bench in results.benchmarks.items():
         metric = "S" if name == "longbench-write" else "score"
-        groups = bench["metrics"].get(metric, {}).get("groups", {})
-        scored = {g: e for g, e in groups.items() if e["mean"] is not None}
+        summary = bench.metrics.get(metric)
+        groups = summary.groups if summary else {}
+        scored = {g: e for g, e in groups.items() if e.mean is not None}
         if scored:
             width = max(4.0, 1.2 * len(scored) + 2)
             figure, axes = plt.subplots(figsize=(width, 3.6))
-            means = [e["mean"] for e in scored.values()]
+            means = [e.mean or 0.0 for e in scored.values()]
             errors = [
-                [m - e["ci_low"] for m, e in zip(means, scored.values(), strict=True)],
-                [e["ci_high"] - m for m, e in zip(means, scored.values(), strict=True)],
+                [m - (e.ci_low or m) for m, e in zip(means, scored.values(), strict=True)],
+                [(e.ci_high or m) - m for m, e in zip(means, scored.values(), strict=True)],
             ]
             axes.bar([_group_name(name, g) for g in scored], means, yerr=errors, capsize=4, color="#4c72b0")
             axes.set_ylim(0, 100)
             axes.set_ylabel(f"{metric} (0–100)")
-            smoke = " — SMOKE TEST ONLY" if results["smoke_test_only"] else ""
-            axes.set_title(_fitted(f"{name}: {_short_model(results['model'])}{smoke}", width), fontsize=10)
+            smoke = " — SMOKE TEST ONLY" if results.smoke_test_only else ""
+            axes.set_title(_fitted(f"{name}: {_short_model(results.model)}{smoke}", width), fontsize=10)
             axes.tick_params(axis="x", labelrotation=20)
             written.append(_save(figure, out_dir / f"{name}-groups.png"))
         if name == "longbench-write":
@@ -130,28 +131,28 @@ def _fitted(title: str, width_inches: float, fontsize: float = 10) -> str:
     return textwrap.fill(title, per_line).replace("$", r"\$")
 
 
-def _length_scatter(plt: Any, out_dir: Path, name: str, bench: dict[str, Any], results: dict[str, Any]) -> Path:
+def _length_scatter(plt: Any, out_dir: Path, name: str, bench: BenchmarkResult, results: EvalResults) -> Path:
     """Required vs produced length on log axes, as in the LongWriter paper; the diagonal is a perfect match."""
     figure, axes = plt.subplots(figsize=(4.8, 4.4))
     for language, colour in (("en", "#4c72b0"), ("zh", "#dd8452")):
-        rows = [r for r in bench["per_item"] if r["language"] == language]
+        rows = [r for r in bench.per_item if r.language == language and r.required_length]
         if not rows:
             continue
         axes.scatter(
-            [r["required_length"] for r in rows],
-            [max(1, r["answer_units"]) for r in rows],
+            [r.required_length for r in rows],
+            [max(1, r.answer_units) for r in rows],
             s=14,
             c=colour,
             label=f"{language} ({'words' if language == 'en' else 'characters'})",
         )
-    lengths = [r["required_length"] for r in bench["per_item"]] or [100]
+    lengths = [r.required_length for r in bench.per_item if r.required_length] or [100.0]
     low, high = min(lengths) / 2, max(lengths) * 2
     axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="produced = required")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("required length")
     axes.set_ylabel("produced length")
-    axes.set_title(f"{name}: length" + (" — SMOKE TEST ONLY" if results["smoke_test_only"] else ""), fontsize=10)
+    axes.set_title(f"{name}: length" + (" — SMOKE TEST ONLY" if results.smoke_test_only else ""), fontsize=10)
     axes.legend(fontsize=8)
     return _save(figure, out_dir / f"{name}-length.png")
 

@@ -11,7 +11,7 @@ import datetime as dt
 import importlib.metadata
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,13 +19,23 @@ from typing import Any
 
 from reer.backends import GenerationRequest, Sampling, load_backend
 from reer.config import EvalConfig, ModelConfig
-from reer.data.pairs import Pair, load_pairs
 from reer.errors import InputError, ReerError
 from reer.eval import likelihood
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
 from reer.eval.judges import judge_label, judge_tasks, open_judge
 from reer.eval.metrics import bootstrap, text_length, thinking_stats
+from reer.eval.results import (
+    BenchmarkResult,
+    Estimate,
+    EvalResults,
+    ItemResult,
+    JudgeCounts,
+    LikelihoodResult,
+    MetricSummary,
+    ThinkingSummary,
+)
 from reer.prompts import judge_digest
+from reer.records.pair import Pair, load_pairs
 from reer.records.sample import split_reply
 from reer.store.eval_store import Answer, EvalStore, Saved
 
@@ -49,7 +59,7 @@ class EvalRequest:
     seed: int = 0
 
 
-def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str, Any]:
+def evaluate(request: EvalRequest, progress: Progress | None = None) -> EvalResults:
     """Run (or resume) an evaluation into ``request.out_dir``; return the results written there."""
     unknown = [name for name in request.benchmarks if name not in NAMES]
     if unknown or not request.benchmarks:
@@ -76,21 +86,19 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> dict[str
         judge = _Judge(request)
         for name, its in items.items():
             _judge(store, BENCHMARKS[name], its, judge, request, report)
-        results = {
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "model": request.model,
-            "judge": judge_label(request.config.judge),
-            "smoke_test_only": request.config.judge.smoke_only,
-            "confidence": request.config.confidence,
-            "settings": recorded,
-            "versions": _versions(),
-            "benchmarks": {name: summarize(BENCHMARKS[name], its, store, request) for name, its in items.items()},
-        }
-        if pairs:
-            results["likelihood"] = _likelihood_summary(store, pairs, request)
+        return EvalResults(
+            created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            model=request.model,
+            judge=judge_label(request.config.judge),
+            smoke_test_only=request.config.judge.smoke_only,
+            confidence=request.config.confidence,
+            settings=recorded,
+            versions=_versions(),
+            benchmarks={name: summarize(BENCHMARKS[name], its, store, request) for name, its in items.items()},
+            likelihood=_likelihood_summary(store, pairs, request) if pairs else None,
+        )
     finally:
         store.close()
-    return results
 
 
 def settings(request: EvalRequest) -> dict[str, Any]:
@@ -224,7 +232,7 @@ def _likelihood(
         report("likelihood", done, len(pairs))
 
 
-def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request: EvalRequest) -> dict[str, Any]:
+def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request: EvalRequest) -> BenchmarkResult:
     """Per metric: mean with a bootstrap interval overall and per group, unscored items counted; headlines."""
     answers = store.answers(bench.name)
     saved = store.scores(bench.name)
@@ -236,87 +244,81 @@ def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request
     metrics = {}
     for metric in next(iter(per_item.values()), {}):
         values = {item_id: scores[metric] for item_id, scores in per_item.items()}
-        metrics[metric] = {
-            "overall": _estimate(list(values.values()), request),
-            "groups": {
+        metrics[metric] = MetricSummary(
+            overall=_estimate(list(values.values()), request),
+            groups={
                 group: _estimate([v for i, v in values.items() if groups[i] == group], request)
                 for group in dict.fromkeys(item.group for item in items)
             },
-        }
+        )
     headlines = {}
     for label, (metric, wanted) in bench.headlines.items():
         chosen = [scores[metric] for i, scores in per_item.items() if wanted is None or groups[i] in wanted]
         if any(v is not None for v in chosen):
             headlines[label] = _estimate(chosen, request)
     rows = list(saved.values())
-    return {
-        "items": len(items),
-        "headlines": headlines,
-        "metrics": metrics,
-        "judge": {
-            "tasks": len(rows),
-            "unscored": sum(r.scores is None for r in rows),
-            "retried": sum(len(r.raws) > 1 for r in rows),
-            "calls": sum(len(r.raws) for r in rows),
-        },
-        "thinking": _thinking(answers.values(), request.markers),
-        "per_item": [
-            {
-                "id": item.id,
-                "group": item.group,
-                "language": item.language,
-                **_lengths(item, answers[item.id]),
-                **per_item[item.id],
-            }
-            for item in items
-        ],
-    }
+    return BenchmarkResult(
+        items=len(items),
+        headlines=headlines,
+        metrics=metrics,
+        judge=JudgeCounts(
+            tasks=len(rows),
+            unscored=sum(r.scores is None for r in rows),
+            retried=sum(len(r.raws) > 1 for r in rows),
+            calls=sum(len(r.raws) for r in rows),
+        ),
+        thinking=_thinking(answers.values(), request.markers),
+        per_item=[_item_result(item, answers[item.id], per_item[item.id]) for item in items],
+    )
 
 
-def _estimate(values: Iterator[float | None] | Sequence[float | None], request: EvalRequest) -> dict[str, Any]:
-    values = list(values)
+def _estimate(values: Sequence[float | None], request: EvalRequest) -> Estimate:
     scored = [v for v in values if v is not None]
     unscored = len(values) - len(scored)
     if not scored:
-        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, "unscored": unscored}
+        return Estimate(unscored=unscored)
     config = request.config
-    return bootstrap(scored, config.bootstrap, config.confidence, request.seed).as_dict() | {"unscored": unscored}
+    estimate = bootstrap(scored, config.bootstrap, config.confidence, request.seed)
+    return estimate.model_copy(update={"unscored": unscored})
 
 
-def _lengths(item: EvalItem, answer: Answer) -> dict[str, Any]:
-    return {
-        "answer_units": text_length(answer.answer),
-        "thinking_units": text_length(answer.thinking),
-        "tokens": answer.tokens,
-        "finish_reason": answer.finish_reason,
-        **({"required_length": item.data["length"]} if "length" in item.data else {}),
-    }
+def _item_result(item: EvalItem, answer: Answer, scores: dict[str, float | None]) -> ItemResult:
+    return ItemResult(
+        id=item.id,
+        group=item.group,
+        language=item.language,
+        answer_units=text_length(answer.answer),
+        thinking_units=text_length(answer.thinking),
+        tokens=answer.tokens,
+        finish_reason=answer.finish_reason,
+        required_length=item.data.get("length"),
+        scores=scores,
+    )
 
 
-def _thinking(answers: Any, markers: Sequence[str]) -> dict[str, Any]:
+def _thinking(answers: Iterable[Answer], markers: Sequence[str]) -> ThinkingSummary | None:
     answers = list(answers)
     if not answers:
-        return {}
+        return None
     stats = [thinking_stats(a.thinking, a.answer, markers) for a in answers]
     means = {key: sum(s[key] for s in stats) / len(stats) for key in stats[0]}
-    return means | {
-        "with_thinking": sum(bool(a.thinking) for a in answers) / len(answers),
-        "cut_off": sum(a.finish_reason == "length" for a in answers),
-        "seconds_per_answer": sum(a.seconds for a in answers) / len(answers),
-    }
+    return ThinkingSummary(
+        **means,
+        with_thinking=sum(bool(a.thinking) for a in answers) / len(answers),
+        cut_off=sum(a.finish_reason == "length" for a in answers),
+        seconds_per_answer=sum(a.seconds for a in answers) / len(answers),
+    )
 
 
-def _likelihood_summary(store: EvalStore, pairs: list[Pair], request: EvalRequest) -> dict[str, Any]:
+def _likelihood_summary(store: EvalStore, pairs: list[Pair], request: EvalRequest) -> LikelihoodResult:
     saved = store.scores(LIKELIHOOD)
     rows = [saved[(pair.id, likelihood.PART)].scores or {} for pair in pairs if (pair.id, likelihood.PART) in saved]
-    return {metric: _estimate([row.get(metric) for row in rows], request) for metric in likelihood.METRICS} | {
-        "pairs": len(rows),
-        "source": str(request.references),
-    }
+    estimates = {metric: _estimate([row.get(metric) for row in rows], request) for metric in likelihood.METRICS}
+    return LikelihoodResult(**estimates, pairs=len(rows), source=str(request.references))
 
 
 def _versions() -> dict[str, str]:
-    from reer import __version__
+    from reer.version import __version__
 
     found = {"reer": __version__}
     for package in _PACKAGES:

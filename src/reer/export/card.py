@@ -7,14 +7,25 @@ import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from typing import Any
 
 from reer.filters import FilterReport
 from reer.language import prompt_language
 from reer.records.sample import SftSample
+from reer.version import __version__
 
 _NON_COMMERCIAL = ("-nc", "non-commercial")
+_NOT_FINISHED = (
+    ("rejected", "rejected before the search (initial trace too short or one paragraph)"),
+    ("failed", "failed (see `reer status`)"),
+    ("pending", "not searched yet"),
+    ("running", "not searched yet (interrupted)"),
+)
+_KEPT_TRUNCATED = (
+    "\n\n**Truncated thinking kept** (`keep_truncated`): thinking that ran out of tokens before `</think>` was not "
+    "dropped, so some samples' thinking ends mid-thought. REER.md §4 drops such traces; `reer demo` keeps them "
+    "because its 135M generator never closes its thinking."
+)
 
 
 @dataclass
@@ -31,6 +42,7 @@ class CardFacts:
     mix_source: str | None = None
     mix_ratio: float | None = None
     template_checked: str | None = None
+    statuses: dict[str, int] = field(default_factory=dict)  # trajectories of the run per status
     notes: list[str] = field(default_factory=list)
 
 
@@ -40,7 +52,7 @@ def render_card(facts: CardFacts) -> str:
         "# REER writing trajectories\n\n"
         "Triples of (writing request, thinking, answer): the thinking was found by REER's search for the "
         "trace that makes the reference answer most likely (lower score is better), and the answer is the "
-        f"reference. Made with reer {version('reer')} (REER: reverse-engineered reasoning).",
+        f"reference. Made with reer {__version__} (REER: reverse-engineered reasoning).",
         _counts(facts),
         _sources(facts),
         _filters(facts),
@@ -72,6 +84,9 @@ def _counts(facts: CardFacts) -> str:
     rows = [("REER samples", len(facts.samples))]
     if facts.filters:
         rows = [("finished trajectories", facts.filters.finished), ("dropped by filters", facts.filters.dropped)] + rows
+    unfinished = [(label, facts.statuses[status]) for status, label in _NOT_FINISHED if facts.statuses.get(status)]
+    if unfinished:
+        rows = [("trajectories in the run", sum(facts.statuses.values())), *unfinished, *rows]
     if facts.mixed:
         rows.append((f"mixed in from {facts.mix_source} (ratio {facts.mix_ratio})", len(facts.mixed)))
     rows.append((f"rows in {facts.file}", len(facts.samples) + len(facts.mixed)))
@@ -101,9 +116,11 @@ def _filters(facts: CardFacts) -> str:
         return "## Filters\n\nNone were applied (`--no-filter`)."
     rows = [(reason, n) for reason, n in sorted(facts.filters.reasons.items())]
     settings = json.dumps(facts.filter_config, ensure_ascii=False)
+    kept = (facts.filter_config or {}).get("keep_truncated")
     return (
         "## Filters\n\nA trajectory can fail several checks; each failure is counted.\n\n"
         + _table(("reason", "dropped"), rows)
+        + (_KEPT_TRUNCATED if kept else "")
         + f"\n\nSettings: `{settings}`"
     )
 

@@ -19,17 +19,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reer.config import FilterConfig
-from reer.errors import ReerError
+from reer.errors import InputError, ReerError
 from reer.export.card import CardFacts, render_card
-from reer.export.formats import WRITERS, Row, file_name, read_samples
 from reer.export.records import trajectory_row
 from reer.export.template_check import check_template
 from reer.filters import FilterReport
 from reer.filters.run import judge
 from reer.records import Pair
+from reer.records.formats import WRITERS, Row, file_name, read_samples
 from reer.records.sample import SftSample
 from reer.records.trajectory import Trajectory
 from reer.store import RunStore
+from reer.store.db import DB_NAME
 
 
 @dataclass
@@ -55,7 +56,7 @@ def export_dataset(
     if fmt not in WRITERS and fmt != "records":
         raise ReerError(f"unknown format '{fmt}'; choose one of: {', '.join([*WRITERS, 'records'])}")
     _check_destination(out_dir)
-    finished, search_config, report = _finished(run_dir, filters)
+    finished, search_config, report, statuses = _finished(run_dir, filters)
     samples = [trajectory_sample(pair, t) for pair, t in finished]
     combined, mixed = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [])
     if fmt == "records":
@@ -81,11 +82,26 @@ def export_dataset(
         mix_source=str(mix) if mix else None,
         mix_ratio=mix_ratio if mix else None,
         template_checked=check_template_of,
+        statuses=statuses,
     )
     if mix and len(mixed) < round(mix_ratio * len(samples)):
         facts.notes.append(f"{mix} holds only {len(mixed)} samples: fewer than the ratio asked for.")
     _write_folder(out_dir, fmt, rows, facts)
     return ExportResult(out_dir / file_name(fmt), len(rows), len(samples), len(mixed), report)
+
+
+def load_samples(data: Path, filters: FilterConfig | None = None) -> list[SftSample]:
+    """Samples of whatever reer produced: an export folder, an SFT file in any format, or a run directory
+    (its finished trajectories through ``filters``; every finished one with None)."""
+    if (data / DB_NAME).exists():
+        return run_samples(data, filters)
+    if data.is_dir() and (data / "export.json").exists():
+        for fmt in ("messages-inline", "verl"):
+            if (data / file_name(fmt)).exists():
+                return read_samples(data / file_name(fmt))
+    if not data.exists():
+        raise InputError(f"training data {data} does not exist; give an export folder, an SFT file or a run directory")
+    return read_samples(data)
 
 
 def run_samples(run_dir: Path, filters: FilterConfig | None) -> list[SftSample]:
@@ -100,18 +116,21 @@ def finished_trajectories(run_dir: Path, filters: FilterConfig | None) -> list[t
 
 def _finished(
     run_dir: Path, filters: FilterConfig | None
-) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any], FilterReport | None]:
-    """The finished trajectories that pass ``filters`` (nothing written), the search settings, the report."""
+) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any], FilterReport | None, dict[str, int]]:
+    """The finished trajectories that pass ``filters`` (nothing written), the search settings, the report, and
+    how many trajectories of the run are in each status."""
     store = RunStore.open_existing(run_dir)
     try:
         finished = list(store.finished())
         report = judge(finished, filters) if filters else None
         search = json.loads(store.get_meta("config") or "{}")
+        statuses = store.status_counts()
     finally:
         store.close()
     dropped = report.drops if report else {}
     kept = [(p, t) for p, t in finished if (p.id, t.rollout) not in dropped]
-    return kept, {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}, report
+    settings = {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}
+    return kept, settings, report, statuses
 
 
 def trajectory_sample(pair: Pair, t: Trajectory, thinking: str | None = None) -> SftSample:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from reer.errors import TemplateError
-from reer.export.formats import Row, chat, to_sample
+from reer.records.formats import Row, chat, to_sample
 from reer.records.sample import SftSample
 
 _PREVIEW = 60

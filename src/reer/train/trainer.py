@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from reer.config import FilterConfig, TrainConfig
+from reer.config import TrainConfig
 from reer.errors import ConfigError, ReerError
-from reer.train.data import load_samples, mix, prompt_completion
+from reer.records.sample import SftSample
+from reer.train.data import prompt_completion
 from reer.train.mask import check_mask, render_mask
 
 
@@ -42,23 +43,20 @@ class TrainResult:
 
 
 def train(
-    data: Path,
+    samples: list[SftSample],
     out_dir: Path,
     config: TrainConfig,
     seed: int = 0,
-    mix_with: Path | None = None,
-    filters: FilterConfig | None = None,
+    source: str = "",
     merge: bool = False,
     show_sample: Callable[[Any], None] | None = None,
 ) -> TrainResult:
-    """Fine-tune ``config.base_model`` on ``data`` into ``out_dir``; resume if checkpoints are there."""
+    """Fine-tune ``config.base_model`` on ``samples`` (read from ``source``, recorded with the model) into
+    ``out_dir``; resume if checkpoints are there."""
     from datasets import Dataset
 
-    samples = load_samples(data, filters)
-    if mix_with:
-        samples = mix(samples, mix_with, config.mix_ratio, seed)
     if not samples:
-        raise ReerError(f"{data} holds no training samples (were they all filtered out? see `reer filter`)")
+        raise ReerError(f"{source or 'the data'} holds no training samples (all filtered out? see `reer filter`)")
     dataset = Dataset.from_list([prompt_completion(s) for s in samples])
     trainer, tokenizer = _trainer(dataset, out_dir, config, seed)
     if len(trainer.train_dataset) == 0:  # TRL drops samples whose prompt alone fills max_length
@@ -74,7 +72,7 @@ def train(
     steps_before = _checkpoint_step(last)
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - started
-    final = _save(trainer, tokenizer, out_dir / "final", config, data, len(samples))
+    final = _save(trainer, tokenizer, out_dir / "final", config, source, len(samples))
     merged = _merge(trainer, tokenizer, out_dir / "merged") if merge and config.method == "lora" else None
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return TrainResult(
@@ -174,10 +172,10 @@ def _checkpoint_step(checkpoint: str | None) -> int:
     return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
 
 
-def _save(trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, data: Path, samples: int) -> Path:
+def _save(trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, source: str, samples: int) -> Path:
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    settings = {"train": config.model_dump(mode="json"), "data": str(data), "samples": samples}
+    settings = {"train": config.model_dump(mode="json"), "data": source, "samples": samples}
     (final / "reer-train.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return final
 

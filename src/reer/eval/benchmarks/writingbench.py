@@ -12,9 +12,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from reer.data.sources import eval_package_file
 from reer.errors import InputError
 from reer.eval.benchmarks.base import EvalItem, Headlines, JudgeTask, Selection, Verdicts, read_jsonl, score_lines
+from reer.packages import eval_package_file
 from reer.prompts import render_judge
 
 DOMAINS = {

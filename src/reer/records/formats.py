@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reer.data.pairs import RowProblem, read_rows
 from reer.errors import InputError
+from reer.records.rows import RowProblem, read_rows
 from reer.records.sample import SftSample, inline, split_inline
 
 Row = dict[str, Any]
