@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -164,3 +165,44 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, embedded_dir: Path):
     out = tmp_path_factory.mktemp("demo") / "demo"
     result = subprocess.run([sys.executable, "-m", "reer", "demo", "-o", str(out)], capture_output=True, text=True)
     return out, result
+
+
+SERVER_KEY = "test-key-not-for-logs"  # planted: no output file, database, log or error may contain it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """llama-cpp-python's OpenAI-compatible server with the embedded GGUF on 127.0.0.1, needing a key (it keeps
+    every position's logits by default, so `echo` returns prompt log-probabilities). Shared by the session."""
+    require("llama_cpp", "uvicorn")
+    import httpx
+
+    from reer.backends.models import embedded_gguf_path
+
+    port = free_port()
+    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w")  # a pipe would fill and block it
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf_path()), "--host", "127.0.0.1",
+         "--port", str(port), "--api_key", SERVER_KEY, "--n_ctx", "4096", "--n_threads", "2"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+
+    def ready() -> bool:
+        assert server.poll() is None, "the llama.cpp server exited"
+        try:
+            return httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {SERVER_KEY}"}).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for("the llama.cpp server to answer", ready, deadline=120, interval=0.5)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()

@@ -169,6 +169,9 @@ def test_user_errors_are_one_clean_line(tmp_path, pairs_file):
     assert missing.returncode == 1 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
     typo = reer("synthesize", str(pairs_file), "-o", str(tmp_path / "r2"), "--set", "generator.backend=fak")
     assert typo.returncode == 1 and "did you mean 'fake'" in typo.stderr
+    no_scorer = reer("synthesize", str(pairs_file), "-o", str(tmp_path / "r4"), "--set", "generator.backend=llamacpp")
+    assert no_scorer.returncode == 1 and "llamacpp cannot score" in no_scorer.stderr
+    assert "add scorer: {backend: transformers}" in no_scorer.stderr and "Traceback" not in no_scorer.stderr
     bad = reer("synthesize", str(pairs_file), "-o", str(tmp_path / "r3"), "--set", "search.top_p=2")
     assert bad.returncode == 1 and "search.top_p" in bad.stderr
     not_run = reer("status", str(tmp_path))

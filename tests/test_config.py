@@ -59,7 +59,7 @@ def test_eval_cpu_preset_fills_only_what_was_not_set():
     cpu = apply_eval_preset(mine, "cpu")
     assert cpu.max_new_tokens == 300 and cpu.thinking_tokens == 128 and cpu.batch_size == 2
     assert cpu.judge.max_tokens == 200 and cpu.judge.retries == 1
-    assert cpu.judge.backend == ("llamacpp" if importlib.util.find_spec("llama_cpp") else "transformers")
+    assert cpu.judge.local.backend == ("llamacpp" if importlib.util.find_spec("llama_cpp") else "transformers")
     assert apply_eval_preset(mine, None) is mine
     with pytest.raises(ConfigError, match="unknown eval preset 'gpu'; choose one of: cpu"):
         apply_eval_preset(mine, "gpu")

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from reer.config import EvalConfig, JudgeConfig, SearchConfig
@@ -22,9 +20,7 @@ from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.judges import HttpJudge, JudgeError
 from reer.eval.results import Estimate, EvalResults
 from reer.records.pair import write_pairs
-from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, require
-
-SECRET = "test-key-not-for-logs"
+from tests.conftest import BENCHMARK_DIR, SERVER_KEY, needs_eval_framework, needs_llama, require
 
 
 def _rows(db: Path, table: str) -> dict[tuple, tuple]:
@@ -68,7 +64,7 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
         "--longbench", str(BENCHMARK_DIR / "longbench-write"), "--references", str(heldout),
         "--domains", "D", "--lang", "en", "--limit", "2", "--max-new-tokens", "24", "-o", str(out),
         "--set", "eval.batch_size=1", "--set", "eval.thinking_tokens=24",
-        "--set", "eval.judge.backend=llamacpp", "--set", "eval.judge.max_tokens=8",
+        "--set", "eval.judge.local.backend=llamacpp", "--set", "eval.judge.max_tokens=8",
     ]  # fmt: skip
     env = {**os.environ, "COLUMNS": "200"}
     deadline = time.time() + 600
@@ -121,43 +117,8 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
     assert changed.returncode == 1 and "other settings" in changed.stderr and "answers" in changed.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def judge_server(embedded_dir, tmp_path_factory):
-    """llama-cpp-python's OpenAI-compatible server with the embedded model, on 127.0.0.1, needing a key."""
-    require("llama_cpp", "uvicorn")
-    from reer.backends.models import embedded_gguf_path
-
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("judge-server") / "server.log").open("w")  # a pipe would fill and block it
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf_path()), "--host", "127.0.0.1",
-         "--port", str(port), "--api_key", SECRET, "--n_ctx", "4096", "--n_threads", "2"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {SECRET}"}).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert server.poll() is None and time.time() < deadline, "the judge server did not start"
-        time.sleep(0.5)
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
-
-
-def test_http_judge_key_comes_from_the_environment(judge_server, monkeypatch):
-    config = JudgeConfig(kind="openai", base_url=judge_server, model="smollm2", api_key_env="REER_TEST_JUDGE_KEY")
+def test_http_judge_key_comes_from_the_environment(llama_server, monkeypatch):
+    config = JudgeConfig(kind="openai", base_url=llama_server, model="smollm2", api_key_env="REER_TEST_JUDGE_KEY")
     monkeypatch.delenv("REER_TEST_JUDGE_KEY", raising=False)
     with pytest.raises(ConfigError, match="REER_TEST_JUDGE_KEY"):
         HttpJudge(config)
@@ -165,17 +126,17 @@ def test_http_judge_key_comes_from_the_environment(judge_server, monkeypatch):
     with pytest.raises(JudgeError, match="HTTP 401") as refused:
         HttpJudge(config)._one("Say hello.", 0.0, 0)
     assert "wrong" not in str(refused.value)
-    monkeypatch.setenv("REER_TEST_JUDGE_KEY", SECRET)
+    monkeypatch.setenv("REER_TEST_JUDGE_KEY", SERVER_KEY)
     reply = HttpJudge(config.model_copy(update={"max_tokens": 8}))._one("Say hello.", 0.0, 0)
     assert isinstance(reply, str) and reply.strip()
 
 
-def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(judge_server, tmp_path, monkeypatch):
+def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(llama_server, tmp_path, monkeypatch):
     """A 1-token verdict can hold no score: every task is asked 1 + retries times, then reported unscored."""
-    monkeypatch.setenv("REER_TEST_JUDGE_KEY", SECRET)
+    monkeypatch.setenv("REER_TEST_JUDGE_KEY", SERVER_KEY)
     judge = JudgeConfig(
         kind="openai",
-        base_url=judge_server,
+        base_url=llama_server,
         model="smollm2",
         api_key_env="REER_TEST_JUDGE_KEY",
         max_tokens=1,
@@ -200,4 +161,4 @@ def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(judge_serve
     assert EvalResults.model_validate_json((request.out_dir / "results.json").read_text()) == results
     assert "2 unscored" in (request.out_dir / "results.md").read_text()
     for path in [*written, request.out_dir / "eval.sqlite"]:
-        assert SECRET.encode() not in path.read_bytes()
+        assert SERVER_KEY.encode() not in path.read_bytes()

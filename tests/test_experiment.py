@@ -41,7 +41,7 @@ def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
             "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 256, "mix_ratio": 1.0},
             "eval": {
                 "max_new_tokens": 16, "batch_size": 4, "bootstrap": 200,
-                "judge": {"backend": "llamacpp", "max_tokens": 6},
+                "judge": {"local": {"backend": "llamacpp"}, "max_tokens": 6},
             },
         },
         "benchmarks": {"hellobench": str(BENCHMARK_DIR / "hellobench"), "lang": "en", "limit": 1},
@@ -120,7 +120,11 @@ def test_an_experiment_can_synthesize_its_own_run(tmp_path):
         "settings": {
             "search": {"max_steps": 0, "max_new_tokens_initial": 96, "min_initial_tokens": 8},
             "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 384},
-            "eval": {"max_new_tokens": 8, "bootstrap": 200, "judge": {"backend": "llamacpp", "max_tokens": 4}},
+            "eval": {
+                "max_new_tokens": 8,
+                "bootstrap": 200,
+                "judge": {"local": {"backend": "llamacpp"}, "max_tokens": 4},
+            },
         },
         "benchmarks": {"names": ["writingbench"], "domains": ["D"], "lang": "en", "limit": 1},
     }

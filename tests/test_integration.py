@@ -39,11 +39,13 @@ def real_pairs():
 def test_full_search_on_the_real_model(smollm, real_pairs):
     config = SearchConfig(**SMALL)
     searcher = Searcher(smollm, smollm, config, seed=0)
-    for pair in real_pairs:  # the tiny model sometimes stops thinking at once: REER rejects those items
+    # The tiny model sometimes stops thinking at once (REER rejects the item) or copies enough of the reference
+    # that the initial score is already below the threshold (nothing to search): take the first searched item.
+    for pair in real_pairs:
         t = searcher.run(pair, new_trajectory(pair), Memory())
-        if t.status == "done":
+        if t.status == "done" and t.steps:
             break
-    assert t.status == "done", "no item of six passed REER's initial-trace rules"
+    assert t.status == "done" and t.steps, "no item of six was searched"
     assert t.final_score <= t.initial_score
     assert 0 <= t.final_score <= config.clip
     assert len(t.steps) == min(2, len(searcher.current_segments(t))) or t.stop_reason == "below_threshold"

@@ -31,9 +31,10 @@ def mean_loss(model_dir, samples, max_length=512):
     """Mean loss per assistant token over the training samples (the quantity SFT lowers)."""
     import torch
 
-    from reer.train.generate import load_for_generation
+    from reer.backends.models import load_model
+    from reer.config import ModelConfig
 
-    model, tokenizer = load_for_generation(str(model_dir))
+    model, tokenizer = load_model(ModelConfig(model=str(model_dir)))
     total, count = 0.0, 0
     for sample in samples:
         example = prompt_completion(sample)
@@ -85,8 +86,10 @@ def test_the_loss_mask_covers_exactly_the_assistant_turn(real_export, embedded_d
 @needs_train
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_a_few_steps_lower_the_training_loss_and_the_model_reloads(real_export, tmp_path, method, embedded_dir):
+    from reer.backends import load_backend
+    from reer.config import ModelConfig
     from reer.train import train
-    from reer.train.generate import generate_reply, load_for_generation
+    from reer.train.generate import generate_reply
 
     samples = load_samples(real_export / "run")[:2]
     config = TrainConfig(
@@ -108,8 +111,8 @@ def test_a_few_steps_lower_the_training_loss_and_the_model_reloads(real_export, 
     assert saved["train"]["method"] == method and saved["samples"] >= 1
     if method == "lora":
         assert (result.final / "adapter_config.json").exists() and (result.merged / "config.json").exists()
-    model, tokenizer = load_for_generation(str(result.final))
-    reply = generate_reply(model, tokenizer, "Write a two-line poem about rain.", max_new_tokens=24)
+    generator = load_backend(ModelConfig(model=str(result.final)))
+    reply = generate_reply(generator, "Write a two-line poem about rain.", max_new_tokens=24)
     assert reply.tokens > 0 and reply.raw
 
 

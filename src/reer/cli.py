@@ -387,18 +387,21 @@ def generate(
     max_new_tokens: Annotated[int, typer.Option(help="Token budget for thinking and answer together.")] = 512,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, …")] = "cpu",
+    backend: Annotated[str, typer.Option(help="transformers, llamacpp (a GGUF), …")] = "transformers",
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
     """Ask a trained model: it thinks inside <think>, then answers; both are shown separately."""
-    from reer.train.generate import generate_reply, load_for_generation
+    from reer.backends import load_backend
+    from reer.config import ModelConfig
+    from reer.train.generate import generate_reply
 
     if (prompt is None) == (prompt_file is None):
         raise ReerError("give the request with exactly one of --prompt or --prompt-file")
     if prompt_file is not None and not prompt_file.is_file():
         raise ReerError(f"--prompt-file {prompt_file} does not exist")
     text = prompt if prompt is not None else Path(str(prompt_file)).read_text(encoding="utf-8")
-    loaded, tokenizer = load_for_generation(model, device)
-    reply = generate_reply(loaded, tokenizer, text, max_new_tokens, temperature, seed)
+    generator = load_backend(ModelConfig(backend=backend, model=model, device=device))
+    reply = generate_reply(generator, text, max_new_tokens, temperature, seed)
     console.rule("thinking")
     console.print(reply.thinking or "(none)", markup=False)
     console.rule("answer")

@@ -41,7 +41,42 @@ class ModelConfig(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Compute dtype; fp32 is fastest on CPUs without bf16 units."
     )
-    context_length: int = Field(8192, ge=256, description="Context window (llama.cpp allocates it up front).")
+    context_length: int = Field(
+        8192, ge=256, description="Context window (llama.cpp allocates it up front; a server's max_model_len)."
+    )
+    # The openai backend: any OpenAI-compatible server (docs/deployment.md). `model` is the served name.
+    base_url: list[str] = Field(
+        default_factory=list, description="openai: server roots ending in /v1; several are used round-robin."
+    )
+    api_key_env: str | None = Field(None, description="openai: the environment variable holding the key.")
+    tokenizer: str | None = Field(
+        None, description="openai: a local tokenizer of the served model (embedded name, folder); default: model."
+    )
+    scoring: Literal["vllm", "echo", "sglang"] = Field(
+        "echo", description="openai: how the server returns prompt log-probabilities (vllm, echo, sglang)."
+    )
+    chat_only: bool = Field(
+        False, description="openai: generate through /v1/chat/completions (no pre-fill: not for the search)."
+    )
+    max_concurrency: int = Field(8, ge=1, description="openai: requests in flight at once.")
+    connect_timeout: float = Field(10.0, gt=0, description="openai: seconds to connect.")
+    read_timeout: float = Field(600.0, gt=0, description="openai: seconds to wait for an answer.")
+    retries: int = Field(5, ge=0, description="openai: retries on connection errors, 429 and 5xx (with backoff).")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    def identity(self) -> dict[str, Any]:
+        """What of this config changes results (for the run fingerprint): not where a server is or how traffic
+        flows, and the openai fields only when set, so runs made before they existed still match."""
+        data = self.model_dump(mode="json", exclude=_TRAFFIC)
+        return {key: value for key, value in data.items() if key not in _SERVED or value != _SERVED[key]}
+
+
+_TRAFFIC = {"base_url", "api_key_env", "max_concurrency", "connect_timeout", "read_timeout", "retries"}
+_SERVED: dict[str, Any] = {"tokenizer": None, "scoring": "echo", "chat_only": False}
 
 
 class Opener(StrictModel):
@@ -240,14 +275,14 @@ class JudgeConfig(StrictModel):
         "local", description="'openai': any OpenAI-compatible chat endpoint; 'local': a model run in-process."
     )
     base_url: str | None = Field(None, description="Endpoint root, e.g. https://api.openai.com/v1 (kind openai).")
-    model: str = Field(
-        EMBEDDED_MODEL,
-        description="Model name at the endpoint, or a local model (the embedded one is for smoke tests only).",
+    model: str = Field(EMBEDDED_MODEL, description="Model name at the endpoint (kind openai).")
+    local: ModelConfig = Field(
+        default_factory=ModelConfig,
+        description="The in-process judge (kind local), opened like any model; the embedded one is for smoke tests.",
     )
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="Environment variable holding the key; the key is never printed or stored."
     )
-    backend: str = Field("transformers", description="Backend running a local judge.")
     temperature: float = Field(0.0, ge=0, description="First attempt; 0 makes judgements repeatable.")
     retry_temperature: float = Field(
         0.7, ge=0, description="Later attempts after an unparsable verdict (a greedy retry would repeat it)."
@@ -260,15 +295,16 @@ class JudgeConfig(StrictModel):
 
     @property
     def smoke_only(self) -> bool:
-        return self.kind == "local" and self.model == EMBEDDED_MODEL
+        return self.kind == "local" and self.local.model == EMBEDDED_MODEL
 
 
 class EvalConfig(StrictModel):
     """``reer eval``: how the model under test answers, and how answers are judged (ours where REER.md is silent)."""
 
-    backend: str = Field("transformers", description="Backend generating the answers of the model under test.")
-    device: str = Field("auto", description="Device of the model under test.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Its compute dtype.")
+    answers: ModelConfig = Field(
+        default_factory=ModelConfig,
+        description="How the model under test runs (backend, device, dtype, …); its `model` is the MODEL argument.",
+    )
     temperature: float = Field(0.6, ge=0, description="Answer sampling (Qwen3's thinking-mode setting).")
     top_p: float = Field(0.95, gt=0, le=1)
     max_new_tokens: int = Field(
@@ -289,7 +325,7 @@ EVAL_PRESETS: dict[str, dict[str, Any]] = {
         "thinking_tokens": 128,
         "batch_size": 2,
         "bootstrap": 200,
-        "judge": {"max_tokens": 200, "backend": "llamacpp"},
+        "judge": {"max_tokens": 200, "local": {"backend": "llamacpp"}},
     },
 }
 
@@ -302,7 +338,7 @@ def apply_eval_preset(settings: EvalConfig, preset: str | None) -> EvalConfig:
         raise ConfigError(f"unknown eval preset '{preset}'; choose one of: {', '.join(EVAL_PRESETS)}")
     values = copy.deepcopy(EVAL_PRESETS[preset])
     if importlib.util.find_spec("llama_cpp") is None:
-        values["judge"].pop("backend", None)
+        values["judge"].pop("local", None)
     explicit = settings.model_dump(exclude_unset=True)
     values["judge"] = values.get("judge", {}) | explicit.pop("judge", {})
     return EvalConfig(**(values | explicit))
@@ -377,5 +413,7 @@ def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
     # The stages before and after the search do not change its results.
     settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters", "train", "eval"})
+    settings["generator"] = config.generator.identity()
+    settings["scorer"] = config.scorer.identity() if config.scorer else None
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -1,18 +1,21 @@
 """Inference backends, looked up by name and imported only when used.
 
 A backend is a class taking a :class:`reer.config.ModelConfig` and implementing ``generate`` and/or
-``score`` (see :mod:`reer.backends.base`). Third-party packages register more through the
-``reer.backends`` entry-point group, exactly like the built-in ones.
+``score`` (see :mod:`reer.backends.base`); its ``capabilities`` say which, plus "tokenize" when its
+``token_counter(config)`` counts tokens without loading the weights. Third-party packages register more
+through the ``reer.backends`` entry-point group, exactly like the built-in ones.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
 from reer.backends.base import (
+    Capability,
     Generation,
     GenerationRequest,
     Generator,
@@ -27,6 +30,7 @@ from reer.errors import BackendError
 BACKENDS: dict[str, str] = {
     "transformers": "reer.backends.transformers_backend:TransformersBackend",
     "llamacpp": "reer.backends.llamacpp_backend:LlamaCppBackend",
+    "openai": "reer.backends.openai_backend:OpenAIBackend",
     "fake": "reer.backends.fake:FakeBackend",
 }
 
@@ -39,8 +43,11 @@ __all__ = [
     "ScoreRequest",
     "ScoreResult",
     "Scorer",
+    "backend_class",
     "load_backend",
     "open_backends",
+    "open_token_counter",
+    "require",
 ]
 
 
@@ -49,8 +56,8 @@ def _available() -> dict[str, str]:
     return {**found, **BACKENDS}
 
 
-def load_backend(config: ModelConfig) -> Any:
-    """Import and construct the backend named in ``config``."""
+def backend_class(config: ModelConfig) -> Any:
+    """The class registered under ``config.backend`` (imported, nothing loaded)."""
     available = _available()
     target = available.get(config.backend)
     if target is None:
@@ -62,11 +69,36 @@ def load_backend(config: ModelConfig) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BackendError(f"backend '{config.backend}' needs a package that is missing: {exc}") from exc
-    return getattr(module, class_name)(config)
+    return getattr(module, class_name)
+
+
+def require(config: ModelConfig, capability: Capability, role: str, fix: str = "") -> Any:
+    """The backend class, if it can do ``capability``; else one line that says what to change."""
+    cls = backend_class(config)
+    able = getattr(cls, "capabilities", frozenset({"generate", "score"}))
+    if capability not in able:
+        can = ", ".join(sorted(able)) or "nothing"
+        raise BackendError(f"{config.backend} cannot {capability} (it can: {can}); {fix or f'choose another {role}'}")
+    return cls
+
+
+def load_backend(config: ModelConfig, capability: Capability = "generate", role: str = "generator") -> Any:
+    """Construct the backend named in ``config`` after checking that it can do what ``role`` needs."""
+    return require(config, capability, role)(config)
 
 
 def open_backends(config: ReerConfig) -> tuple[Generator, Scorer]:
-    """Generator and scorer; one instance (one loaded model) when both name the same model."""
+    """Generator and scorer; one instance (one loaded model) when both name the same model. Both are checked
+    before either model loads, so a wrong pairing stops at set-up, not at the first item."""
+    fix = "add scorer: {backend: transformers} (a scorer of the same model)" if config.scorer is None else ""
+    require(config.generator, "generate", "generator")
+    require(config.scorer_model, "score", "scorer", fix)
     generator = load_backend(config.generator)
-    scorer = generator if config.scorer_model == config.generator else load_backend(config.scorer_model)
+    scorer = generator if config.scorer_model == config.generator else load_backend(config.scorer_model, "score")
     return generator, scorer
+
+
+def open_token_counter(config: ModelConfig) -> Callable[[str], int]:
+    """Token counts by ``config``'s tokenizer, without loading its weights (the pre-filter's limits)."""
+    counter: Callable[[str], int] = require(config, "tokenize", "scorer").token_counter(config)
+    return counter

@@ -67,6 +67,11 @@ class ScoreResult:
     context_tokens: int = 0
 
 
+# What a backend class can do, declared as ``capabilities`` on the class: the registry checks a use against
+# it before any model is loaded. "tokenize" means ``token_counter(config)``: token counts without the weights.
+Capability = Literal["generate", "score", "tokenize"]
+
+
 @runtime_checkable
 class Generator(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Generation]]: ...

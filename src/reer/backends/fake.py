@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from reer.backends.base import Generation, GenerationRequest, ScoreRequest, ScoreResult, cut_at_stop
 from reer.config import ModelConfig
@@ -21,6 +22,12 @@ LIKELY, UNLIKELY = -0.05, -3.0
 
 
 class FakeBackend:
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "score", "tokenize"})
+
+    @staticmethod
+    def token_counter(config: ModelConfig) -> Callable[[str], int]:
+        return lambda text: len(_WORD.findall(text))  # the fake's tokens are words
+
     def __init__(self, config: ModelConfig | None = None, paragraphs: int = 4) -> None:
         self.config = config
         self.paragraphs = paragraphs

@@ -13,10 +13,10 @@ installs its own chain.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from reer.backends.base import (
     FinishReason,
@@ -26,6 +26,7 @@ from reer.backends.base import (
     context_budget,
     cut_at_stop,
 )
+from reer.backends.models import counting
 from reer.backends.render import render_prompt
 from reer.config import EMBEDDED_MODEL, ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
@@ -33,6 +34,14 @@ from reer.errors import BackendError, ModelNotFoundError
 
 class LlamaCppBackend:
     """Generation only; score with a transformers scorer (``scorer:`` in the config)."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "tokenize"})
+
+    @staticmethod
+    def token_counter(config: ModelConfig) -> Callable[[str], int]:
+        gguf, source = _gguf_and_tokenizer(config.model)
+        tokenizer = _load_tokenizer(source, str(gguf))
+        return counting(tokenizer)
 
     def __init__(self, config: ModelConfig) -> None:
         try:

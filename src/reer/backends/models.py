@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -117,6 +118,11 @@ def _load(path: str, device: str, dtype: str) -> tuple[Any, Any]:
 def load_model(config: ModelConfig) -> tuple[Any, Any]:
     """(model, tokenizer), loaded once per process for each (model, device, dtype); LoRA adapters merged."""
     return _load(resolve_model_path(config.model), pick_device(config.device), config.dtype)
+
+
+def counting(tokenizer: Any) -> Callable[[str], int]:
+    """Token counts of texts alone (no special tokens): what a text adds to a prompt."""
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 @cache

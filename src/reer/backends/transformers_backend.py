@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import torch
 
@@ -16,7 +16,7 @@ from reer.backends.base import (
     context_budget,
     cut_at_stop,
 )
-from reer.backends.models import load_model
+from reer.backends.models import counting, load_model, load_tokenizer
 from reer.backends.render import render_prompt
 from reer.backends.span_scorer import SpanScorer
 from reer.config import ModelConfig
@@ -24,6 +24,13 @@ from reer.config import ModelConfig
 
 class TransformersBackend:
     """Both halves of the contract on one loaded model."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "score", "tokenize"})
+
+    @staticmethod
+    def token_counter(config: ModelConfig) -> Callable[[str], int]:
+        tokenizer = load_tokenizer(config.model)
+        return counting(tokenizer)
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config

@@ -165,10 +165,9 @@ def _with_requests(
 
 def _token_counter(config: ReerConfig) -> Callable[[str], int]:
     """Token counts by the scorer's tokenizer: its context is what a reference must fit."""
-    from reer.backends.models import load_tokenizer
+    from reer.backends import open_token_counter
 
-    tokenizer = load_tokenizer(config.scorer_model.model)
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return open_token_counter(config.scorer_model)
 
 
 def dropped_path(output: Path) -> Path:

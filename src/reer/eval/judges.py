@@ -17,7 +17,7 @@ from typing import Protocol
 
 import httpx
 
-from reer.config import JudgeConfig, ModelConfig
+from reer.config import JudgeConfig
 from reer.errors import ConfigError, ReerError
 from reer.eval.benchmarks.base import JudgeTask
 
@@ -139,7 +139,7 @@ class LocalJudge:
         from reer.backends import load_backend
 
         self.config = config
-        self.generator = load_backend(ModelConfig(backend=config.backend, model=config.model))
+        self.generator = load_backend(config.local, "generate", "local judge")
 
     def complete(self, tasks: Sequence[JudgeTask], temperature: float, seed: int) -> list[str]:
         from reer.backends import GenerationRequest, Sampling
@@ -163,6 +163,8 @@ def open_judge(config: JudgeConfig) -> JudgeClient:
 
 def judge_label(config: JudgeConfig) -> str:
     """How results name the judge; the embedded local judge always carries the smoke-test label."""
-    where = config.base_url if config.kind == "openai" else f"local, {config.backend}"
-    label = f"{config.model} ({where})"
+    if config.kind == "openai":
+        label = f"{config.model} ({config.base_url})"
+    else:
+        label = f"{config.local.model} (local, {config.local.backend})"
     return f"{label} — {SMOKE_LABEL}" if config.smoke_only else label

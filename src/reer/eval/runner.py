@@ -17,8 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from reer.backends import GenerationRequest, Sampling, load_backend
-from reer.config import EvalConfig, ModelConfig
+from reer.backends import GenerationRequest, Sampling, load_backend, require
+from reer.config import EvalConfig
 from reer.errors import InputError, ReerError
 from reer.eval import likelihood
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
@@ -107,9 +107,8 @@ def settings(request: EvalRequest) -> dict[str, Any]:
     judge = config.judge.model_dump(exclude={"concurrency", "timeout", "http_retries"})
     return {
         "model": request.model,
-        "answers": config.model_dump(
-            include={"backend", "dtype", "temperature", "top_p", "max_new_tokens", "thinking_tokens"}
-        ),
+        "answers": config.answers.model_dump(include={"backend", "dtype"})
+        | config.model_dump(include={"temperature", "top_p", "max_new_tokens", "thinking_tokens"}),
         "judge": judge,
         "judge_prompts": judge_digest(),
         "seed": request.seed,
@@ -120,12 +119,11 @@ class _ModelUnderTest:
     """Loaded on first use only: a resumed evaluation with every answer saved never loads it."""
 
     def __init__(self, request: EvalRequest) -> None:
-        self.config = ModelConfig(
-            backend=request.config.backend,
-            model=request.model,
-            device=request.config.device,
-            dtype=request.config.dtype,
-        )
+        self.config = request.config.answers.model_copy(update={"model": request.model})
+        require(self.config, "generate", "backend for the model under test")
+        if LIKELIHOOD in request.benchmarks:
+            fix = "the likelihood benchmark scores with the model under test: set eval.answers.backend: transformers"
+            require(self.config, "score", "backend", fix)
 
     @cached_property
     def backend(self) -> Any:

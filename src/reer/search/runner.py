@@ -95,11 +95,17 @@ def synthesize(
 
 def _searcher(config: ReerConfig) -> Searcher:
     generator, scorer = open_backends(config)
-    if config.concurrency > 1:  # requests of concurrent items meet in one batcher per engine
+    if config.concurrency > 1:  # requests of concurrent items meet in one batcher per local engine
         lock = threading.Lock()
-        batched = Batcher(generator, engine_lock=lock)
-        generator, scorer = batched, batched if scorer is generator else Batcher(scorer, engine_lock=lock)
+        batched = _batched(generator, lock)
+        generator, scorer = batched, batched if scorer is generator else _batched(scorer, lock)
     return Searcher(generator, scorer, config.search, seed=config.seed)
+
+
+def _batched(backend: Any, lock: threading.Lock) -> Any:
+    """In-process engines gain from batching and must not compute at once; a server backend takes
+    concurrent calls itself (bounded by its own traffic control), so it is used as it is."""
+    return Batcher(backend, engine_lock=lock) if getattr(backend, "local_compute", True) else backend
 
 
 class _Stopped(Exception):

@@ -1,0 +1,122 @@
+"""Prompt log-probabilities from inference servers, in the three shapes they come in (``docs/deployment.md``).
+
+Each dialect builds the request for one tokenized string and reads back the natural log-probability of
+every scored token. Every response is checked — as many positions as tokens sent, the server's token ids
+(or token texts) equal to ours, a finite value ≤ 0 at every scored position — and anything else raises
+:class:`ScoringResponseError`: never a sentinel score.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from reer.backends.span_scorer import Encoded
+
+Dialect = Literal["vllm", "echo", "sglang"]
+DIALECTS: tuple[Dialect, ...] = ("vllm", "echo", "sglang")
+
+
+class ScoringResponseError(ValueError):
+    """A server's log-probabilities do not line up with what was sent: the item fails with this reason."""
+
+
+def request_body(dialect: Dialect, model: str, encoded: Encoded, text: str) -> tuple[str, dict[str, Any], bool]:
+    """(path, JSON body, whether the path is under the server root rather than ``/v1``)."""
+    if dialect == "vllm":
+        body = {"prompt": encoded.ids, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 1}
+        return "/completions", {"model": model, **body, "return_token_ids": True}, False
+    if dialect == "echo":  # text, not ids: llama-cpp-python's server takes strings only; the tokens are checked
+        body = {"prompt": text, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0}
+        return "/completions", {"model": model, **body}, False
+    sampling = {"max_new_tokens": 1, "temperature": 0}
+    start = encoded.scored[0] - 1  # the entry at the start is null (its logits are in the cached prefix)
+    body = {"input_ids": encoded.ids, "sampling_params": sampling, "return_logprob": True, "top_logprobs_num": 0}
+    return "/generate", {**body, "logprob_start_len": start}, True
+
+
+def read_logprobs(dialect: Dialect, response: Any, encoded: Encoded, bos_id: int | None) -> list[float]:
+    """The log-probability of each scored token of ``encoded``, checked against what was sent."""
+    try:
+        if dialect == "vllm":
+            values = _vllm(response["choices"][0], encoded)
+        elif dialect == "echo":
+            values = _echo(response, encoded, bos_id)
+        else:
+            values = _sglang(response, encoded)
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ScoringResponseError(
+            f"the {dialect} response lacks {exc!r}: is the model's `scoring` dialect right?"
+        ) from exc
+    return [_checked(value, j) for value, j in zip(values, encoded.scored, strict=True)]
+
+
+def _vllm(choice: dict[str, Any], encoded: Encoded) -> list[Any]:
+    entries = choice["prompt_logprobs"]
+    _same_length(len(entries), len(encoded.ids))
+    returned = choice.get("prompt_token_ids")
+    if returned is not None and list(returned) != encoded.ids:
+        raise ScoringResponseError("the server's prompt_token_ids differ from the token ids sent")
+    values = []
+    for j in encoded.scored:
+        entry = entries[j]
+        if entry is None:
+            raise ScoringResponseError(f"position {j} has no log-probabilities")
+        # Keyed by token id; the sent token's place among the keys changed between vLLM versions.
+        found = entry.get(str(encoded.ids[j]))
+        if found is None:
+            raise ScoringResponseError(f"position {j} has no entry for the token sent (id {encoded.ids[j]})")
+        values.append(found["logprob"] if isinstance(found, dict) else found)
+    return values
+
+
+def _echo(response: dict[str, Any], encoded: Encoded, bos_id: int | None) -> list[Any]:
+    logprobs = response["choices"][0]["logprobs"]
+    generated = response.get("usage", {}).get("completion_tokens", 1)
+    values, tokens = logprobs["token_logprobs"], logprobs["tokens"]
+    values, tokens = values[: len(values) - generated], tokens[: len(tokens) - generated]
+    position = _echo_positions(len(values), encoded.ids, bos_id)
+    missing = [j for j in encoded.scored if j not in position]
+    if missing:
+        raise ScoringResponseError(f"the server left out scored position {missing[0]} (a BOS token)")
+    if "".join(tokens[position[j]] for j in encoded.scored) != "".join(encoded.tokens):
+        raise ScoringResponseError("the server tokenized the prompt differently: its tokens differ from ours")
+    return [values[position[j]] for j in encoded.scored]
+
+
+def _echo_positions(returned: int, ids: list[int], bos_id: int | None) -> dict[int, int]:
+    """Our token index → the server's position. Servers echo every token, except llama-cpp-python, which
+    leaves out each BOS token — in ChatML, SmolLM2's BOS opens every turn (docs/deployment.md)."""
+    if returned == len(ids):
+        return {j: j for j in range(len(ids))}
+    kept = [j for j, token in enumerate(ids) if token != bos_id]
+    if ids and ids[0] == bos_id and returned == len(kept):
+        return {j: p for p, j in enumerate(kept)}
+    raise ScoringResponseError(f"the server returned {returned} prompt positions for {len(ids)} tokens sent")
+
+
+def _sglang(response: Any, encoded: Encoded) -> list[Any]:
+    entries = (response[0] if isinstance(response, list) else response)["meta_info"]["input_token_logprobs"]
+    start = encoded.scored[0] - 1
+    _same_length(len(entries) + start, len(encoded.ids))
+    values = []
+    for j in encoded.scored:
+        value, token_id, *_ = entries[j - start]
+        if token_id is not None and token_id != encoded.ids[j]:
+            raise ScoringResponseError(f"position {j}: the server has token id {token_id}, we sent {encoded.ids[j]}")
+        values.append(value)
+    return values
+
+
+def _same_length(positions: int, sent: int) -> None:
+    if positions != sent:
+        raise ScoringResponseError(f"the server returned {positions} prompt positions for {sent} tokens sent")
+
+
+def _checked(value: Any, position: int) -> float:
+    if value is None:
+        raise ScoringResponseError(f"the log-probability at scored position {position} is null")
+    number = float(value)
+    if not math.isfinite(number) or number > 1e-4:
+        raise ScoringResponseError(f"the log-probability at scored position {position} is {number}: not ≤ 0")
+    return min(number, 0.0)

@@ -1,0 +1,113 @@
+"""Traffic to inference servers: bounded in-flight requests, timeouts, retries with backoff and jitter.
+
+A request that still fails after its retries raises :class:`ServerError`, which fails the item that made
+it (recorded with the reason; a rerun retries it) and never the run. The API key is read from the named
+environment variable, sent in the ``Authorization`` header, and appears in no message, log or record.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+import time
+from collections.abc import Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from reer.errors import ConfigError
+
+RETRIED_STATUS = {408, 409, 425, 429}  # and every 5xx
+
+
+class ServerError(RuntimeError):
+    """A server kept failing or refused a request: the item fails with this reason, the run goes on."""
+
+
+class Traffic:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        api_key_env: str | None,
+        max_concurrency: int,
+        connect_timeout: float,
+        read_timeout: float,
+        retries: int,
+    ) -> None:
+        if not urls:
+            raise ConfigError("the openai backend needs base_url: the server root(s), e.g. http://127.0.0.1:8000/v1")
+        headers = {}
+        if api_key_env:
+            key = os.environ.get(api_key_env)
+            if not key:
+                raise ConfigError(
+                    f"the API key is read from the environment variable {api_key_env}, which is not set; export "
+                    "it, or set api_key_env to null for a server that needs no key"
+                )
+            headers["Authorization"] = f"Bearer {key}"
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        self.client = httpx.Client(timeout=timeout, headers=headers, limits=limits)
+        self.slots = threading.BoundedSemaphore(max_concurrency)
+        self.retries = retries
+        self._urls = itertools.cycle([u.rstrip("/") for u in urls])
+        self._lock = threading.Lock()
+        self.retried = 0  # requests sent again after a failure, over the backend's life
+
+    def next_url(self) -> str:
+        with self._lock:
+            return next(self._urls)
+
+    def post(self, path: str, body: dict[str, Any], root: bool = False) -> Any:
+        """POST ``body`` as JSON to the next server's ``path`` (``root``: under the server root, not ``/v1``)."""
+        problem = ""
+        for attempt in range(self.retries + 1):
+            base = self.next_url()
+            url = (base.removesuffix("/v1") if root else base) + path
+            wait = _backoff(attempt)
+            with self.slots:
+                try:
+                    response = self.client.post(url, json=body)
+                except httpx.TransportError as exc:  # refused, reset, timed out: worth another try
+                    problem = f"{type(exc).__name__} from {url}"
+                else:
+                    if response.status_code < 400:
+                        try:
+                            return response.json()
+                        except ValueError as exc:
+                            raise ServerError(f"{url} answered with something that is not JSON") from exc
+                    problem = f"HTTP {response.status_code} from {url}: {response.text[:300]}"
+                    if response.status_code < 500 and response.status_code not in RETRIED_STATUS:
+                        raise ServerError(f"the server refused the request: {problem}")
+                    wait = _retry_after(response) or wait
+            if attempt < self.retries:
+                with self._lock:
+                    self.retried += 1
+                time.sleep(wait)
+        raise ServerError(f"the server kept failing after {self.retries + 1} attempts ({problem}); rerun to retry")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Exponential backoff with full jitter: retries of many clients do not arrive together."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The server's ``Retry-After`` (seconds or an HTTP date), capped at five minutes."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), 300.0)

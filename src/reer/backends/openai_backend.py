@@ -1,0 +1,155 @@
+"""Any OpenAI-compatible server (vLLM, SGLang, llama-cpp-python's server, …): generation and scoring over HTTP.
+
+Prompts are rendered and tokenized here, with a local tokenizer of the served model, exactly as the
+in-process backends do: a pre-filled assistant turn works, and the scored span is known to the token.
+Scoring sends the tokenized string and reads the prompt log-probabilities back in the server's dialect
+(:mod:`reer.backends.dialects`). Traffic — in-flight bound, timeouts, retries — is in
+:mod:`reer.backends.http`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+from reer.backends.base import (
+    FinishReason,
+    Generation,
+    GenerationRequest,
+    ScoreRequest,
+    ScoreResult,
+    context_budget,
+    cut_at_stop,
+)
+from reer.backends.dialects import read_logprobs, request_body
+from reer.backends.http import ServerError, Traffic
+from reer.backends.models import counting, load_tokenizer
+from reer.backends.render import render_prompt, render_scored
+from reer.backends.span_scorer import encode
+from reer.config import ModelConfig
+from reer.errors import BackendError, ModelNotFoundError
+
+
+class OpenAIBackend:
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "score", "tokenize"})
+    local_compute: ClassVar[bool] = False  # concurrent items call it directly: no cross-item batcher, no lock
+
+    @staticmethod
+    def token_counter(config: ModelConfig) -> Callable[[str], int]:
+        return counting(_tokenizer(config))
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.tokenizer = _tokenizer(config)
+        self.traffic = Traffic(
+            config.base_url,
+            config.api_key_env,
+            config.max_concurrency,
+            config.connect_timeout,
+            config.read_timeout,
+            config.retries,
+        )
+        self.pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="reer-openai")
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Generation]]:
+        one = self._chat if self.config.chat_only else self._complete
+        return list(self.pool.map(one, requests))
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        return list(self.pool.map(self._score, requests))
+
+    def _complete(self, request: GenerationRequest) -> list[Generation]:
+        prompt = render_prompt(self.tokenizer, request.messages, request.prefill)
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        s = request.sampling
+        body = {
+            "model": self.config.model,
+            # Token ids where the server takes them (exactly what was rendered); text for the others.
+            "prompt": ids if self.config.scoring in ("vllm", "sglang") else prompt,
+            "max_tokens": context_budget(s.max_new_tokens, len(ids), self.config.context_length),
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "n": request.n,
+            **({"stop": list(s.stop)} if s.stop else {}),
+            **({"seed": s.seed} if s.seed is not None else {}),
+        }
+        choices = self._all_choices("/completions", body, request.n)
+        return [self._generation(choice["text"], choice, s.stop) for choice in choices]
+
+    def _chat(self, request: GenerationRequest) -> list[Generation]:
+        if request.prefill:
+            raise BackendError(
+                "a chat-only API cannot continue a pre-filled assistant turn, which the REER search needs: "
+                "use a server with /v1/completions (chat_only: false)"
+            )
+        s = request.sampling
+        body = {
+            "model": self.config.model,
+            "messages": list(request.messages),
+            "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "n": request.n,
+            **({"stop": list(s.stop)} if s.stop else {}),
+            **({"seed": s.seed} if s.seed is not None else {}),
+        }
+        choices = self._all_choices("/chat/completions", body, request.n)
+        return [self._generation(choice["message"]["content"] or "", choice, s.stop) for choice in choices]
+
+    def _all_choices(self, path: str, body: dict[str, Any], n: int) -> list[dict[str, Any]]:
+        """``n`` completions; asked for one by one (seeds stepped) from servers that ignore ``n``, like
+        llama-cpp-python's."""
+        choices = _choices(self.traffic.post(path, body))
+        for k in range(len(choices), n):
+            seed = {"seed": body["seed"] + k} if "seed" in body else {}
+            choices += _choices(self.traffic.post(path, body | {"n": 1} | seed))[:1]
+        if len(choices) != n:
+            raise ServerError(f"asked for {n} completions, the server returned {len(choices)}")
+        return choices
+
+    def _generation(self, text: str, choice: dict[str, Any], stops: Sequence[str]) -> Generation:
+        text, stopped = cut_at_stop(text, stops)  # servers cut at stop strings too; this makes it certain
+        return Generation(
+            text, len(self.tokenizer(text, add_special_tokens=False)["input_ids"]), _finish(choice, stopped, stops)
+        )
+
+    def _score(self, request: ScoreRequest) -> ScoreResult:
+        encoded = encode(self.tokenizer, request)
+        text, _ = render_scored(self.tokenizer, request.messages, request.span)
+        path, body, root = request_body(self.config.scoring, self.config.model, encoded, text)
+        response = self.traffic.post(path, body, root=root)
+        logprobs = read_logprobs(self.config.scoring, response, encoded, self.tokenizer.bos_token_id)
+        return ScoreResult(token_logprobs=logprobs, tokens=encoded.tokens, context_tokens=encoded.scored[0])
+
+
+def _tokenizer(config: ModelConfig) -> Any:
+    """The served model's tokenizer, read locally: prompts are rendered and tokenized here."""
+    try:
+        return load_tokenizer(config.tokenizer or config.model)
+    except ModelNotFoundError as exc:
+        if config.tokenizer:
+            raise
+        raise BackendError(
+            f"the openai backend renders and tokenizes prompts itself and found no local tokenizer named "
+            f"'{config.model}': set tokenizer: to the embedded name, a model folder or a cached Hugging Face id"
+        ) from exc
+
+
+def _choices(response: Any) -> list[dict[str, Any]]:
+    try:
+        return sorted(response["choices"], key=lambda c: c.get("index", 0))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ServerError(f"the server's answer has no choices: {str(response)[:200]}") from exc
+
+
+def _finish(choice: dict[str, Any], stopped: bool, stops: Sequence[str]) -> FinishReason:
+    """The contract's reason. OpenAI says "stop" for a stop string and for end-of-sequence alike; vLLM's
+    ``stop_reason`` tells them apart (a string: the stop string; null: end-of-sequence)."""
+    if choice.get("finish_reason") == "length":
+        return "length"
+    if stopped or isinstance(choice.get("stop_reason"), str):
+        return "stop"
+    if "stop_reason" in choice or not stops:
+        return "eos"
+    return "stop"  # a server that cannot tell: with stop strings asked for, assume one ended it

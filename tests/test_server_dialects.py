@@ -1,0 +1,121 @@
+"""The `vllm` and `sglang` scoring dialects and the traffic rules, against a real HTTP server of ours that
+answers in exactly those servers' documented shapes with the embedded model's log-probabilities."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from reer.backends import ScoreRequest, load_backend
+from reer.backends.dialects import ScoringResponseError
+from reer.backends.http import ServerError
+from reer.config import ModelConfig, ReerConfig, SearchConfig
+from reer.records import Pair
+from reer.search.runner import synthesize
+from reer.store import RunStore
+from tests.conftest import LONG_REFERENCE, free_port, needs_embedded
+
+CONTENT = "<think>\nA keeper, a lamp, a storm.\n</think>\n\n" + LONG_REFERENCE
+REQUEST = ScoreRequest(
+    messages=[
+        {"role": "user", "content": "Write about a lighthouse keeper."},
+        {"role": "assistant", "content": CONTENT},
+    ],
+    span=(CONTENT.index(LONG_REFERENCE), len(CONTENT)),
+)
+
+
+@pytest.fixture(scope="module")
+def shape_server(embedded_dir):
+    port = free_port()
+    script = Path(__file__).with_name("shape_server.py")
+    server = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"  # loaded, listening
+    yield f"http://127.0.0.1:{port}/v1"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def control(url: str, **state) -> int:
+    reply = httpx.post(url.removesuffix("/v1") + "/control", json={"fault": None, "times": 0} | state)
+    return int(reply.json()["requests"])
+
+
+def served(url: str, dialect: str, **traffic) -> ModelConfig:
+    return ModelConfig(
+        backend="openai", base_url=url, model="smollm2", tokenizer="smollm2-135m-instruct", scoring=dialect, **traffic
+    )
+
+
+@pytest.fixture(scope="module")
+def expected(embedded_dir):
+    return load_backend(ModelConfig(), "score").score([REQUEST])[0]
+
+
+@needs_embedded
+@pytest.mark.parametrize(("dialect", "order"), [("vllm", "first"), ("vllm", "last"), ("sglang", "first")])
+def test_scores_equal_the_in_process_scorer(shape_server, expected, dialect, order):
+    control(shape_server, order=order)  # vLLM put the sent token first, early V1 put it last: read by id
+    result = load_backend(served(shape_server, dialect), "score").score([REQUEST])[0]
+    assert result.tokens == expected.tokens
+    assert np.max(np.abs(np.subtract(result.token_logprobs, expected.token_logprobs))) < 1e-3
+
+
+@needs_embedded
+@pytest.mark.parametrize("dialect", ["vllm", "sglang"])
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("wrong-id", "token id"), ("null", "null|no log-probabilities"), ("short", "prompt positions")],
+)
+def test_a_response_that_does_not_line_up_is_an_error_never_a_score(shape_server, dialect, fault, message):
+    control(shape_server, fault=fault, times=1)
+    with pytest.raises(ScoringResponseError, match=message):
+        load_backend(served(shape_server, dialect), "score").score([REQUEST])
+
+
+@needs_embedded
+def test_500_and_429_are_retried_honouring_retry_after(shape_server, expected):
+    backend = load_backend(served(shape_server, "vllm", retries=2), "score")
+    control(shape_server, fault="500", times=1)
+    assert backend.score([REQUEST])[0].token_logprobs == pytest.approx(expected.token_logprobs, abs=1e-3)
+    control(shape_server, fault="429", times=1)
+    started = time.monotonic()
+    backend.score([REQUEST])
+    assert time.monotonic() - started >= 1.0 and backend.traffic.retried == 2
+
+
+@needs_embedded
+def test_a_hung_server_times_out_and_the_error_names_the_cause(shape_server):
+    backend = load_backend(served(shape_server, "vllm", retries=1, read_timeout=1.0), "score")
+    control(shape_server, fault="hang", times=2)
+    started = time.monotonic()
+    with pytest.raises(ServerError, match="kept failing after 2 attempts.*ReadTimeout"):
+        backend.score([REQUEST])
+    assert time.monotonic() - started < 10
+
+
+@needs_embedded
+def test_a_server_that_keeps_failing_fails_the_item_not_the_run_and_a_rerun_retries(shape_server, tmp_path):
+    pairs = [Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in (1, 2)]
+    config = ReerConfig(
+        generator=ModelConfig(backend="fake"),
+        scorer=served(shape_server, "vllm", retries=0),
+        search=SearchConfig(max_steps=1),
+        concurrency=2,  # both items in flight: the failure must stay with the item whose request failed
+    )
+    control(shape_server, fault="500", times=1)  # the first scoring request of the run fails, once
+    first = synthesize(pairs, tmp_path / "run", config)
+    assert first.counts == {"failed": 1, "done": 1}
+    store = RunStore.open_existing(tmp_path / "run")
+    try:
+        errors = [t.error for t in store.all_trajectories() if t.status == "failed"]
+    finally:
+        store.close()
+    assert len(errors) == 1 and "HTTP 500" in errors[0]
+    before = control(shape_server)
+    second = synthesize(pairs, tmp_path / "run", config)
+    assert second.counts == {"done": 2} and control(shape_server) > before
