@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from bench import end_to_end, generation, scoring
+from bench import end_to_end, generation, scoring, server
 from bench.roofline import matmul_peak
 from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 
-BENCHMARKS = ("scoring", "generation", "e2e")
+BENCHMARKS = ("scoring", "generation", "e2e", "server")
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -51,11 +51,12 @@ def main(selected: list[str]) -> None:
         "scoring": lambda: scoring.run(backend),
         "generation": lambda: generation.run(backend),
         "e2e": lambda: end_to_end.run(backend),
+        "server": server.run,
     }
     peak = matmul_peak()
     for name in selected or list(runs):
         print(f"\n== {name} ==", flush=True)
-        results[name] = runs[name]()
+        results[name] = runs[name]() | {"measured": f"{date.today().isoformat()}, {machine()}"}
         print(json.dumps(results[name], indent=2), flush=True)
     peak = max(peak, matmul_peak())
     results["matmul_peak_gflops"] = peak
@@ -65,7 +66,10 @@ def main(selected: list[str]) -> None:
     print(f"\nmachine: {machine()}\nfp32 matmul peak (best of before and after): {peak:.1f} GFLOP/s")
     raw = REPORT.with_suffix(".json")
     previous = json.loads(raw.read_text()) if raw.exists() else {}
-    merged = {**previous, **results}  # a partial run updates its sections and keeps the others
+    # A partial run updates its sections (each says when and where it was measured) and keeps the rest,
+    # with the header of the full run they came from.
+    partial = bool(selected) and set(selected) != set(runs) and previous
+    merged = {**previous, **{name: results[name] for name in selected}} if partial else {**previous, **results}
     raw.write_text(json.dumps(merged, indent=2) + "\n")
     REPORT.write_text(render(merged))
     print(f"\nresults written to {REPORT} and {raw}")
@@ -122,6 +126,21 @@ def render(r: dict) -> str:
                 f"| {name} | {arm['done']}/{arm['items']} | {_num(arm['mean_initial'])} | "
                 f"{_num(arm['mean_final'])} | {arm['generated_tokens']} | {arm['seconds']:.0f} |"
             )
+    if v := r.get("server"):
+        lines += [
+            "",
+            f"The `openai` backend over HTTP ({v['requests']} requests × {v['max_new_tokens']} tokens, "
+            "llama-cpp-python's server on 127.0.0.1 with the same GGUF and threads; measured "
+            f"{v['measured']}): generation tokens/s",
+            "",
+            "| in-process llama.cpp | server, max_concurrency 1 | server, max_concurrency 4 | server c1 / in-process |",
+            "|---|---|---|---|",
+            f"| {v['in_process_tok_s']:.1f} | {v['server_c1_tok_s']:.1f} | {v['server_c4_tok_s']:.1f} "
+            f"| {v['overhead_ratio']:.2f}× |",
+            "",
+            "llama-cpp-python's server runs one request at a time, so concurrency only adds contention here; "
+            "vLLM and SGLang batch concurrent requests, which is what `max_concurrency` is for.",
+        ]
     if s := r.get("scoring"):
         lines += [
             "",
