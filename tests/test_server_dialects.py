@@ -1,8 +1,10 @@
 """The `vllm` and `sglang` scoring dialects and the traffic rules, against a real HTTP server of ours that
 answers in exactly those servers' documented shapes with the embedded model's log-probabilities."""
 
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from reer.config import ModelConfig, ReerConfig, SearchConfig
 from reer.records import Pair
 from reer.search.runner import synthesize
 from reer.store import RunStore
-from tests.conftest import LONG_REFERENCE, free_port, needs_embedded
+from tests.conftest import LONG_REFERENCE, free_port, needs_embedded, wait_for
 
 CONTENT = "<think>\nA keeper, a lamp, a storm.\n</think>\n\n" + LONG_REFERENCE
 REQUEST = ScoreRequest(
@@ -32,9 +34,7 @@ REQUEST = ScoreRequest(
 @pytest.fixture(scope="module")
 def shape_server(embedded_dir):
     port = free_port()
-    script = Path(__file__).with_name("shape_server.py")
-    server = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None and server.stdout.readline().strip() == "ready"  # loaded, listening
+    server = _start(port)  # returns once the model is loaded and the port listens
     yield f"http://127.0.0.1:{port}/v1"
     server.terminate()
     server.wait(timeout=30)
@@ -119,3 +119,51 @@ def test_a_server_that_keeps_failing_fails_the_item_not_the_run_and_a_rerun_retr
     before = control(shape_server)
     second = synthesize(pairs, tmp_path / "run", config)
     assert second.counts == {"done": 2} and control(shape_server) > before
+
+
+def _start(port: int) -> subprocess.Popen:
+    script = Path(__file__).with_name("shape_server.py")
+    server = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    return server
+
+
+@needs_embedded
+def test_a_server_killed_and_restarted_mid_run_loses_nothing(embedded_dir, tmp_path):
+    """kill -9 the scoring server while items are in flight, start it again: retries with backoff carry the
+    run through, and every item finishes once."""
+    port = free_port()
+    server = _start(port)
+    pairs = [
+        Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in range(6)
+    ]
+    scorer = served(f"http://127.0.0.1:{port}/v1", "vllm", retries=12, read_timeout=30.0)
+    config = ReerConfig(generator=ModelConfig(backend="fake"), scorer=scorer, search=SearchConfig(max_steps=2))
+    outcome: dict = {}
+    worker = threading.Thread(target=lambda: outcome.update(summary=synthesize(pairs, tmp_path / "run", config)))
+    worker.start()
+    try:
+        wait_for("a first finished item", lambda: _finished(tmp_path / "run") >= 1, deadline=120)
+        assert _finished(tmp_path / "run") < len(pairs), "the run ended before the server could be killed"
+        server.kill()
+        server.wait(timeout=30)
+        server = _start(port)
+        worker.join(timeout=600)
+    finally:
+        server.kill()
+    assert not worker.is_alive() and outcome["summary"].counts == {"done": len(pairs)}
+    assert _finished(tmp_path / "run") == len(pairs)
+
+
+def _finished(run_dir: Path) -> int:
+    """Items finished so far, read without ever creating the database (the run creates it)."""
+    try:
+        db = sqlite3.connect(f"file:{run_dir / 'reer.sqlite'}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM trajectories WHERE status = 'done'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
