@@ -21,13 +21,13 @@ class ScoringResponseError(ValueError):
     """A server's log-probabilities do not line up with what was sent: the item fails with this reason."""
 
 
-def request_body(dialect: Dialect, model: str, encoded: Encoded, text: str) -> tuple[str, dict[str, Any], bool]:
+def request_body(dialect: Dialect, model: str, encoded: Encoded) -> tuple[str, dict[str, Any], bool]:
     """(path, JSON body, whether the path is under the server root rather than ``/v1``)."""
     if dialect == "vllm":
         body = {"prompt": encoded.ids, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 1}
         return "/completions", {"model": model, **body, "return_token_ids": True}, False
     if dialect == "echo":  # text, not ids: llama-cpp-python's server takes strings only; the tokens are checked
-        body = {"prompt": text, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0}
+        body = {"prompt": encoded.text, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0}
         return "/completions", {"model": model, **body}, False
     sampling = {"max_new_tokens": 1, "temperature": 0}
     start = encoded.scored[0] - 1  # the entry at the start is null (its logits are in the cached prefix)

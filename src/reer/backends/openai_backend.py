@@ -25,7 +25,7 @@ from reer.backends.base import (
 from reer.backends.dialects import read_logprobs, request_body
 from reer.backends.http import ServerError, Traffic
 from reer.backends.models import counting, load_tokenizer
-from reer.backends.render import render_prompt, render_scored
+from reer.backends.render import render_prompt
 from reer.backends.span_scorer import encode
 from reer.config import ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
@@ -116,8 +116,7 @@ class OpenAIBackend:
 
     def _score(self, request: ScoreRequest) -> ScoreResult:
         encoded = encode(self.tokenizer, request)
-        text, _ = render_scored(self.tokenizer, request.messages, request.span)
-        path, body, root = request_body(self.config.scoring, self.config.model, encoded, text)
+        path, body, root = request_body(self.config.scoring, self.config.model, encoded)
         response = self.traffic.post(path, body, root=root)
         logprobs = read_logprobs(self.config.scoring, response, encoded, self.tokenizer.bos_token_id)
         return ScoreResult(token_logprobs=logprobs, tokens=encoded.tokens, context_tokens=encoded.scored[0])

@@ -29,6 +29,7 @@ class Encoded:
     ids: list[int]
     scored: list[int]  # indices of the tokens inside the span
     tokens: list[str]
+    text: str = ""  # the rendered string the ids encode (what text-only servers are sent)
 
 
 def encode(tokenizer: Any, request: ScoreRequest) -> Encoded:
@@ -39,7 +40,8 @@ def encode(tokenizer: Any, request: ScoreRequest) -> Encoded:
     scored = [j for j, (s, e) in enumerate(offsets) if s < end and e > start and j > 0]
     if not scored:
         raise ValueError(f"the span {request.span} covers no token")
-    return Encoded(ids=enc["input_ids"], scored=scored, tokens=[text[offsets[j][0] : offsets[j][1]] for j in scored])
+    tokens = [text[offsets[j][0] : offsets[j][1]] for j in scored]
+    return Encoded(ids=enc["input_ids"], scored=scored, tokens=tokens, text=text)
 
 
 def shared_prefix(items: Sequence[Encoded]) -> int:
