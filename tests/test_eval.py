@@ -17,7 +17,8 @@ import pytest
 from reer.config import EvalConfig, JudgeConfig, SearchConfig
 from reer.errors import ConfigError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
-from reer.eval.judges import HttpJudge, JudgeError
+from reer.eval.benchmarks.base import JudgeTask
+from reer.eval.judges import JudgeError, ModelJudge
 from reer.eval.results import Estimate, EvalResults
 from reer.records.pair import write_pairs
 from tests.conftest import BENCHMARK_DIR, SERVER_KEY, needs_eval_framework, needs_llama, require
@@ -118,17 +119,24 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
 
 
 def test_http_judge_key_comes_from_the_environment(llama_server, monkeypatch):
+    """The endpoint judge is the openai backend, chat only: the key from the environment and nowhere else,
+    a refusal stops the evaluation with the server's reason, and no local tokenizer is needed."""
     config = JudgeConfig(kind="openai", base_url=llama_server, model="smollm2", api_key_env="REER_TEST_JUDGE_KEY")
+    task = JudgeTask(part="score", prompt="Say hello.", keys=("score",), low=1, high=10)
     monkeypatch.delenv("REER_TEST_JUDGE_KEY", raising=False)
     with pytest.raises(ConfigError, match="REER_TEST_JUDGE_KEY"):
-        HttpJudge(config)
+        ModelJudge(config)
     monkeypatch.setenv("REER_TEST_JUDGE_KEY", "wrong")
     with pytest.raises(JudgeError, match="HTTP 401") as refused:
-        HttpJudge(config)._one("Say hello.", 0.0, 0)
+        ModelJudge(config).complete([task], 0.0, 0)
     assert "wrong" not in str(refused.value)
     monkeypatch.setenv("REER_TEST_JUDGE_KEY", SERVER_KEY)
-    reply = HttpJudge(config.model_copy(update={"max_tokens": 8}))._one("Say hello.", 0.0, 0)
+    judge = ModelJudge(config.model_copy(update={"max_tokens": 8}))
+    assert judge.generator.tokenizer is None and judge.generator.config.chat_only
+    [reply] = judge.complete([task], 0.0, 0)
     assert isinstance(reply, str) and reply.strip()
+    with pytest.raises(ConfigError, match=r"judge\.base_url is required"):
+        ModelJudge(JudgeConfig(kind="openai"))
 
 
 def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(llama_server, tmp_path, monkeypatch):

@@ -36,3 +36,13 @@ def test_token_counts_come_from_the_scorers_tokenizer_without_its_weights():
     expected = len(load_tokenizer("smollm2-135m-instruct")(text, add_special_tokens=False)["input_ids"])
     assert open_token_counter(ModelConfig())(text) == expected
     assert open_token_counter(ModelConfig(backend="llamacpp"))(text) == expected  # the GGUF's own tokenizer
+
+
+def test_a_chat_only_api_can_generate_but_not_score():
+    chat = ModelConfig(backend="openai", base_url="http://127.0.0.1:9/v1", model="gpt-4o", chat_only=True)
+    require(chat, "generate", "judge")
+    with pytest.raises(BackendError, match=r"openai cannot score \(it can: generate\)"):
+        require(chat, "score", "scorer")
+    with pytest.raises(BackendError, match="cannot tokenize"):
+        require(chat, "tokenize", "scorer")
+    assert require(chat.model_copy(update={"chat_only": False}), "score", "scorer").__name__ == "OpenAIBackend"

@@ -110,15 +110,37 @@ def test_a_server_that_keeps_failing_fails_the_item_not_the_run_and_a_rerun_retr
     control(shape_server, fault="500", times=1)  # the first scoring request of the run fails, once
     first = synthesize(pairs, tmp_path / "run", config)
     assert first.counts == {"failed": 1, "done": 1}
-    store = RunStore.open_existing(tmp_path / "run")
-    try:
-        errors = [t.error for t in store.all_trajectories() if t.status == "failed"]
-    finally:
-        store.close()
+    errors = [t.error for t in _trajectories(tmp_path / "run") if t.status == "failed"]
     assert len(errors) == 1 and "HTTP 500" in errors[0]
     before = control(shape_server)
     second = synthesize(pairs, tmp_path / "run", config)
     assert second.counts == {"done": 2} and control(shape_server) > before
+
+
+@needs_embedded
+def test_retries_are_recorded_with_the_stage_that_made_them(shape_server, tmp_path):
+    pairs = [Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in (1, 2)]
+    config = ReerConfig(
+        generator=ModelConfig(backend="fake"),
+        scorer=served(shape_server, "vllm", retries=2),
+        search=SearchConfig(max_steps=2),
+        concurrency=2,
+    )
+    control(shape_server, fault="500", times=1)  # one item's first scoring request fails once
+    summary = synthesize(pairs, tmp_path / "run", config)
+    assert summary.counts == {"done": 2} and summary.retries == 1
+    trajectories = _trajectories(tmp_path / "run")
+    initial = sorted(t.initial.retries for t in trajectories)
+    steps = [step.retries for t in trajectories for step in t.steps]
+    assert initial == [0, 1] and steps and set(steps) == {0}
+
+
+def _trajectories(run_dir: Path) -> list:
+    store = RunStore.open_existing(run_dir)
+    try:
+        return store.all_trajectories()
+    finally:
+        store.close()
 
 
 def _start(port: int) -> subprocess.Popen:
@@ -153,6 +175,8 @@ def test_a_server_killed_and_restarted_mid_run_loses_nothing(embedded_dir, tmp_p
         server.kill()
     assert not worker.is_alive() and outcome["summary"].counts == {"done": len(pairs)}
     assert _finished(tmp_path / "run") == len(pairs)
+    trajectories = _trajectories(tmp_path / "run")
+    assert sum(t.initial.retries + sum(s.retries for s in t.steps) for t in trajectories) > 0
 
 
 def _finished(run_dir: Path) -> int:

@@ -20,16 +20,24 @@ def test_schema_is_versioned_and_wal(tmp_path):
 
 
 def test_a_version_1_run_is_upgraded_in_place(tmp_path, pair):
-    """Runs made by reer 0.2 (schema v1) keep their items and gain the filter-verdict table."""
+    """Runs made by reer 0.2 (schema v1) keep their items and trajectories, and gain the filter-verdict table
+    and the retry counts (zero: no server backend existed)."""
     db = sqlite3.connect(tmp_path / "reer.sqlite")
     db.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
     db.execute("INSERT INTO items (id, position, query, reference) VALUES ('old', 0, 'Q', 'R')")
+    db.execute(
+        "INSERT INTO trajectories (item_id, rollout, language, status, opener, initial_raw, initial_trace, "
+        "initial_tokens, initial_finish, initial_generate_seconds, initial_score_seconds) "
+        "VALUES ('old', 0, 'en', 'running', 'Okay', ' then', 'Okay then', 2, 'eos', 0.5, 0.1)"
+    )
     db.commit()
     db.close()
     store = RunStore(tmp_path)
     try:
         assert store.pair("old").query == "Q" and store.filter_drops() == {}
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        initial = store.trajectory("old", 0).initial
+        assert initial is not None and initial.trace == "Okay then" and initial.retries == 0
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     finally:
         store.close()
 

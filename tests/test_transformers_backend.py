@@ -11,28 +11,12 @@ from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 from reer.errors import ModelNotFoundError
 from reer.search.scoring import score_request
-from tests.conftest import LONG_REFERENCE
+from tests.conftest import LONG_REFERENCE, direct_logprobs
 
 
 @pytest.fixture(scope="session")
 def tiny(tiny_model_dir):
     return TransformersBackend(ModelConfig(model=str(tiny_model_dir), device="cpu"))
-
-
-def direct_logprobs(backend, request):
-    """Full forward over the whole string, full-vocabulary log-softmax, tokens overlapping the span."""
-    text, (start, end) = render_scored(backend.tokenizer, request.messages, request.span)
-    enc = backend.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
-    ids = enc["input_ids"]
-    with torch.no_grad():
-        logprobs = torch.log_softmax(backend.model(torch.tensor([ids])).logits[0].float(), -1)
-    picked = [j for j, (s, e) in enumerate(enc["offset_mapping"]) if s < end and e > start]
-    return (
-        [logprobs[j - 1, ids[j]].item() for j in picked],
-        text,
-        (start, end),
-        [enc["offset_mapping"][j] for j in picked],
-    )
 
 
 @pytest.mark.parametrize("backend_name", ["tiny", "smollm"])
@@ -162,6 +146,25 @@ def test_cached_conversion_matches_the_gguf(embedded_dir, smollm):
     with torch.no_grad():
         assert torch.allclose(gguf(ids).logits, smollm.model(ids).logits, atol=1e-5)
     assert (embedded_dir / "model.safetensors").exists()
+
+
+def test_any_gguf_file_is_a_model_converted_once_into_the_cache(smollm, tmp_path, monkeypatch):
+    """A user's .gguf path: transformers scores with its dequantised weights (converted once, keyed by the file),
+    and the tokenizer alone is read from the file without converting any weights."""
+    from reer.backends.models import converted_dir, embedded_gguf_path, load_tokenizer
+
+    monkeypatch.setenv("REER_CACHE_DIR", str(tmp_path / "cache"))
+    gguf = tmp_path / "mine.gguf"
+    gguf.symlink_to(embedded_gguf_path())
+    text = "The lighthouse keeper\n\nlit the lamp."
+    assert load_tokenizer(str(gguf))(text)["input_ids"] == smollm.tokenizer(text)["input_ids"]
+    assert not (tmp_path / "cache").exists()  # no weights converted for a tokenizer
+    mine = TransformersBackend(ModelConfig(model=str(gguf), device="cpu"))
+    req = score_request("en", "Write about a keeper.", "I open with silence.", LONG_REFERENCE)
+    assert mine.score([req])[0].token_logprobs == pytest.approx(smollm.score([req])[0].token_logprobs, abs=1e-5)
+    assert converted_dir(str(gguf)).parent == tmp_path / "cache" / "models" / "gguf"
+    with pytest.raises(ModelNotFoundError, match="no such GGUF file"):
+        TransformersBackend(ModelConfig(model=str(tmp_path / "missing.gguf")))
 
 
 def test_cache_dir_respects_environment(monkeypatch, tmp_path):

@@ -153,6 +153,8 @@ def _print_summary(summary: Any, run_dir: Path) -> None:
             table.add_row(status, str(summary.counts[status]))
     if summary.mean_initial is not None:
         table.add_row("mean score initial → final", f"{summary.mean_initial:.4f} → {summary.mean_final:.4f}")
+    if summary.retries:
+        table.add_row("server requests retried", str(summary.retries))
     table.add_row("searched in this call", str(summary.searched_now))
     table.add_row("time", f"{summary.seconds:.1f} s")
     console.print(table)

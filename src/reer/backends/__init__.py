@@ -2,7 +2,8 @@
 
 A backend is a class taking a :class:`reer.config.ModelConfig` and implementing ``generate`` and/or
 ``score`` (see :mod:`reer.backends.base`); its ``capabilities`` say which, plus "tokenize" when its
-``token_counter(config)`` counts tokens without loading the weights. Third-party packages register more
+``token_counter(config)`` counts tokens without loading the weights; a class whose abilities depend on its
+configuration also has ``capabilities_of(config)``. Third-party packages register more
 through the ``reer.backends`` entry-point group, exactly like the built-in ones.
 """
 
@@ -76,6 +77,8 @@ def require(config: ModelConfig, capability: Capability, role: str, fix: str = "
     """The backend class, if it can do ``capability``; else one line that says what to change."""
     cls = backend_class(config)
     able = getattr(cls, "capabilities", frozenset({"generate", "score"}))
+    if hasattr(cls, "capabilities_of"):  # what this configuration of it can do (a chat-only API cannot score)
+        able = cls.capabilities_of(config)
     if capability not in able:
         can = ", ".join(sorted(able)) or "nothing"
         raise BackendError(f"{config.backend} cannot {capability} (it can: {can}); {fix or f'choose another {role}'}")

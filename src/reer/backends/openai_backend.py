@@ -9,9 +9,10 @@ Scoring sends the tokenized string and reads the prompt log-probabilities back i
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from reer.backends.base import (
     FinishReason,
@@ -30,10 +31,19 @@ from reer.backends.span_scorer import encode
 from reer.config import ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
 
+Result = TypeVar("Result")
+
 
 class OpenAIBackend:
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "score", "tokenize"})
     local_compute: ClassVar[bool] = False  # concurrent items call it directly: no cross-item batcher, no lock
+
+    @classmethod
+    def capabilities_of(cls, config: ModelConfig) -> frozenset[str]:
+        """A chat-only API returns no prompt log-probabilities, and needs a tokenizer only to count tokens."""
+        if config.chat_only:
+            return frozenset({"generate", "tokenize"} if config.tokenizer else {"generate"})
+        return cls.capabilities
 
     @staticmethod
     def token_counter(config: ModelConfig) -> Callable[[str], int]:
@@ -41,7 +51,8 @@ class OpenAIBackend:
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
-        self.tokenizer = _tokenizer(config)
+        # A chat-only API (a hosted judge) renders its own prompts: a local tokenizer only counts tokens there.
+        self.tokenizer = _tokenizer(config, required=not config.chat_only)
         self.traffic = Traffic(
             config.base_url,
             config.api_key_env,
@@ -53,11 +64,16 @@ class OpenAIBackend:
         self.pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="reer-openai")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Generation]]:
-        one = self._chat if self.config.chat_only else self._complete
-        return list(self.pool.map(one, requests))
+        return self._each(self._chat if self.config.chat_only else self._complete, requests)
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
-        return list(self.pool.map(self._score, requests))
+        return self._each(self._score, requests)
+
+    def _each(self, one: Callable[[Any], Result], requests: Sequence[Any]) -> list[Result]:
+        """``one`` over the requests in the pool, each in a copy of the caller's context: retries count
+        toward the caller's stage (:func:`reer.backends.base.tally_retries`)."""
+        futures = [self.pool.submit(contextvars.copy_context().run, one, request) for request in requests]
+        return [future.result() for future in futures]
 
     def _complete(self, request: GenerationRequest) -> list[Generation]:
         prompt = render_prompt(self.tokenizer, request.messages, request.prefill)
@@ -75,7 +91,7 @@ class OpenAIBackend:
             **({"seed": s.seed} if s.seed is not None else {}),
         }
         choices = self._all_choices("/completions", body, request.n)
-        return [self._generation(choice["text"], choice, s.stop) for choice in choices]
+        return [self._generation(choice["text"], choice, tokens, s.stop) for choice, tokens in choices]
 
     def _chat(self, request: GenerationRequest) -> list[Generation]:
         if request.prefill:
@@ -95,9 +111,11 @@ class OpenAIBackend:
             **({"seed": s.seed} if s.seed is not None else {}),
         }
         choices = self._all_choices("/chat/completions", body, request.n)
-        return [self._generation(choice["message"]["content"] or "", choice, s.stop) for choice in choices]
+        return [
+            self._generation(choice["message"]["content"] or "", choice, tokens, s.stop) for choice, tokens in choices
+        ]
 
-    def _all_choices(self, path: str, body: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    def _all_choices(self, path: str, body: dict[str, Any], n: int) -> list[tuple[dict[str, Any], int]]:
         """``n`` completions; asked for one by one (seeds stepped) from servers that ignore ``n``, like
         llama-cpp-python's."""
         choices = _choices(self.traffic.post(path, body))
@@ -108,11 +126,12 @@ class OpenAIBackend:
             raise ServerError(f"asked for {n} completions, the server returned {len(choices)}")
         return choices
 
-    def _generation(self, text: str, choice: dict[str, Any], stops: Sequence[str]) -> Generation:
+    def _generation(self, text: str, choice: dict[str, Any], tokens: int, stops: Sequence[str]) -> Generation:
+        """``tokens``: the server's count, used only without a local tokenizer."""
         text, stopped = cut_at_stop(text, stops)  # servers cut at stop strings too; this makes it certain
-        return Generation(
-            text, len(self.tokenizer(text, add_special_tokens=False)["input_ids"]), _finish(choice, stopped, stops)
-        )
+        if self.tokenizer is not None:
+            tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return Generation(text, tokens, _finish(choice, stopped, stops))
 
     def _score(self, request: ScoreRequest) -> ScoreResult:
         encoded = encode(self.tokenizer, request)
@@ -122,24 +141,30 @@ class OpenAIBackend:
         return ScoreResult(token_logprobs=logprobs, tokens=encoded.tokens, context_tokens=encoded.scored[0])
 
 
-def _tokenizer(config: ModelConfig) -> Any:
+def _tokenizer(config: ModelConfig, required: bool = True) -> Any:
     """The served model's tokenizer, read locally: prompts are rendered and tokenized here."""
     try:
         return load_tokenizer(config.tokenizer or config.model)
     except ModelNotFoundError as exc:
         if config.tokenizer:
             raise
+        if not required:
+            return None
         raise BackendError(
             f"the openai backend renders and tokenizes prompts itself and found no local tokenizer named "
             f"'{config.model}': set tokenizer: to the embedded name, a model folder or a cached Hugging Face id"
         ) from exc
 
 
-def _choices(response: Any) -> list[dict[str, Any]]:
+def _choices(response: Any) -> list[tuple[dict[str, Any], int]]:
+    """The choices in order, each with its share of the server's completion-token count."""
     try:
-        return sorted(response["choices"], key=lambda c: c.get("index", 0))
+        choices = sorted(response["choices"], key=lambda c: c.get("index", 0))
     except (KeyError, TypeError, AttributeError) as exc:
         raise ServerError(f"the server's answer has no choices: {str(response)[:200]}") from exc
+    usage = response.get("usage") or {}
+    tokens = int(usage.get("completion_tokens") or 0) // max(len(choices), 1)
+    return [(choice, tokens) for choice in choices]
 
 
 def _finish(choice: dict[str, Any], stopped: bool, stops: Sequence[str]) -> FinishReason:

@@ -35,14 +35,25 @@ def generation_prompt(tokenizer: Any, messages: Sequence[Message]) -> str:
     own, so that trailing tag is removed (with the whitespace around the prompt, as the published code does).
     """
     if not getattr(tokenizer, "chat_template", None):
-        return _plain(messages) + "Assistant: "
+        return _bos(tokenizer) + _plain(messages) + "Assistant: "
     prompt = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
     if prompt.strip().endswith(_THINK):
         prompt = prompt.strip()[: -len(_THINK)]
     return prompt
 
 
+def _bos(tokenizer: Any) -> str:
+    """The BOS token, where the tokenizer opens every text with one: we tokenize without special tokens (the
+    string must be the whole truth), and base models such as Gemma's degrade badly without their BOS. Chat
+    templates write it themselves."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id]:
+        return str(bos)
+    return ""
+
+
 def _plain(messages: Sequence[Message]) -> str:
-    """A neutral format for base models that ship without a chat template."""
+    """A neutral format for base models that ship without a chat template (docs/method.md): each turn as
+    ``Role: text`` and a blank line, the open assistant turn last."""
     names = {"system": "System", "user": "User", "assistant": "Assistant"}
     return "".join(f"{names.get(m['role'], m['role'].title())}: {m['content']}\n\n" for m in messages)

@@ -7,18 +7,13 @@ times, and then recorded as *unscored*: counted in the results, never turned int
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
-
 from reer.config import JudgeConfig
-from reer.errors import ConfigError, ReerError
+from reer.errors import ReerError
 from reer.eval.benchmarks.base import JudgeTask
 
 SYSTEM = "You are a meticulous, strict evaluator of writing. You follow the requested output format exactly."
@@ -75,90 +70,37 @@ def judge_tasks(client: JudgeClient, tasks: Sequence[JudgeTask], config: JudgeCo
     return outcomes
 
 
-class HttpJudge:
-    """Any OpenAI-compatible ``/chat/completions`` endpoint; the key is read from the environment only."""
-
-    def __init__(self, config: JudgeConfig) -> None:
-        if not config.base_url:
-            raise ConfigError("judge.base_url is required for an OpenAI-compatible judge (e.g. --judge-url URL)")
-        headers = {}
-        if config.api_key_env:
-            key = os.environ.get(config.api_key_env)
-            if not key:
-                raise ConfigError(
-                    f"the judge key is read from the environment variable {config.api_key_env}, which is not set; "
-                    "export it, or set judge.api_key_env to null for an endpoint that needs no key"
-                )
-            headers["Authorization"] = f"Bearer {key}"
-        self.config = config
-        self.url = config.base_url.rstrip("/") + "/chat/completions"
-        self.client = httpx.Client(headers=headers, timeout=config.timeout)
-
-    def complete(self, tasks: Sequence[JudgeTask], temperature: float, seed: int) -> list[str]:
-        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-            return list(pool.map(lambda task: self._one(task.prompt, temperature, seed), tasks))
-
-    def _one(self, prompt: str, temperature: float, seed: int) -> str:
-        body = {
-            "model": self.config.model,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
-            "temperature": temperature,
-            "max_tokens": self.config.max_tokens,
-            "seed": seed,
-        }
-        problem = ""
-        for attempt in range(self.config.http_retries + 1):
-            if attempt:
-                time.sleep(min(60.0, 2.0**attempt))
-            try:
-                response = self.client.post(self.url, json=body)
-            except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise JudgeError(
-                    f"the judge endpoint {self.url} refused: HTTP {response.status_code} {response.text[:300]}"
-                )
-            try:
-                return response.json()["choices"][0]["message"]["content"] or ""
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                raise JudgeError(
-                    f"the judge endpoint {self.url} did not answer like an OpenAI chat API: {exc}"
-                ) from exc
-        raise JudgeError(f"the judge endpoint {self.url} kept failing ({problem}); rerun to continue where it stopped")
-
-
-class LocalJudge:
-    """A model run in-process. Its verdict is pre-filled with the first score's name, so that even a small
-    model answers with a number; the embedded model judges for smoke tests only."""
+class ModelJudge:
+    """A judge opened through the backend registry like every model: an OpenAI-compatible chat endpoint
+    (the ``openai`` backend, chat only: its traffic rules, retries and key handling) or a model run
+    in-process. A local verdict is pre-filled with the first score's name, so that even a small model answers
+    with a number; a chat API cannot be pre-filled. The embedded model judges for smoke tests only."""
 
     def __init__(self, config: JudgeConfig) -> None:
         from reer.backends import load_backend
 
         self.config = config
-        self.generator = load_backend(config.local, "generate", "local judge")
+        self.prefill = config.kind == "local"
+        self.generator = load_backend(config.backend_config(), "generate", "judge")
 
     def complete(self, tasks: Sequence[JudgeTask], temperature: float, seed: int) -> list[str]:
         from reer.backends import GenerationRequest, Sampling
+        from reer.backends.http import ServerError
 
         sampling = Sampling(temperature=temperature, top_p=1.0, max_new_tokens=self.config.max_tokens, seed=seed)
         requests = [
             GenerationRequest(
                 messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": task.prompt}],
                 sampling=sampling,
-                prefill=f"{task.keys[0]}:",
+                prefill=f"{task.keys[0]}:" if self.prefill else "",
             )
             for task in tasks
         ]
-        replies = self.generator.generate(requests)
+        try:
+            replies = self.generator.generate(requests)
+        except ServerError as exc:  # refused, or still failing after its retries: stop, the verdicts so far are kept
+            raise JudgeError(f"the judge endpoint failed: {exc}") from exc
         return [request.prefill + reply[0].text for request, reply in zip(requests, replies, strict=True)]
-
-
-def open_judge(config: JudgeConfig) -> JudgeClient:
-    return HttpJudge(config) if config.kind == "openai" else LocalJudge(config)
 
 
 def judge_label(config: JudgeConfig) -> str:

@@ -22,7 +22,7 @@ from reer.config import EvalConfig
 from reer.errors import InputError, ReerError
 from reer.eval import likelihood
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
-from reer.eval.judges import judge_label, judge_tasks, open_judge
+from reer.eval.judges import ModelJudge, judge_label, judge_tasks
 from reer.eval.metrics import bootstrap, text_length, thinking_stats
 from reer.eval.results import (
     BenchmarkResult,
@@ -138,7 +138,7 @@ class _Judge:
 
     @cached_property
     def client(self) -> Any:
-        return open_judge(self.config)
+        return ModelJudge(self.config)
 
 
 def _answer(

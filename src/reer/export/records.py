@@ -28,10 +28,13 @@ def trajectory_row(pair: Pair, t: Trajectory) -> dict[str, Any]:
                 "best_score": s.best_score,
                 "candidate_scores": [c.scored.score if c.scored else None for c in s.candidates],
                 "dropped": [c.dropped for c in s.candidates],
+                "seconds": round(s.generate_seconds + s.score_seconds, 3),
+                "retries": s.retries,
             }
             for s in t.steps
         ],
         "generated_tokens": t.generated_tokens,
         "seconds": round(t.seconds, 3),
+        "retries": t.retries,
         "source": pair.source,
     }

@@ -36,6 +36,7 @@ class InitialTrace(BaseModel):
     generate_seconds: float
     scored: Scored | None = None
     score_seconds: float = 0.0
+    retries: int = Field(0, description="Requests a server backend sent again for this stage.")
 
 
 class Candidate(BaseModel):
@@ -56,6 +57,7 @@ class Step(BaseModel):
     best_score: float = Field(description="Best score after this step.")
     generate_seconds: float
     score_seconds: float
+    retries: int = Field(0, description="Requests a server backend sent again for this step.")
 
 
 class Trajectory(BaseModel):
@@ -96,6 +98,11 @@ class Trajectory(BaseModel):
             return 0.0
         initial = self.initial.generate_seconds + self.initial.score_seconds
         return initial + sum(s.generate_seconds + s.score_seconds for s in self.steps)
+
+    @property
+    def retries(self) -> int:
+        """Requests a server backend sent again for this trajectory, over every stage."""
+        return (self.initial.retries if self.initial else 0) + sum(s.retries for s in self.steps)
 
     @property
     def generated_tokens(self) -> int:

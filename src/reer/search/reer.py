@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reer import prompts
-from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer, ScoreRequest
+from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer, ScoreRequest, tally_retries
 from reer.config import SearchConfig
 from reer.language import prompt_language
 from reer.records import Pair
@@ -50,10 +50,12 @@ class Searcher:
         """Search for ``pair``, continuing ``trajectory`` from wherever it stopped."""
         trajectory.status = "running"
         if trajectory.initial is None:
-            trajectory.initial = self._initial_trace(pair, trajectory)
-            trajectory.reject_reason = self._rejection(trajectory.initial)
-            if trajectory.reject_reason is None:
-                self._score_initial(pair, trajectory)
+            with tally_retries() as retries:
+                trajectory.initial = self._initial_trace(pair, trajectory)
+                trajectory.reject_reason = self._rejection(trajectory.initial)
+                if trajectory.reject_reason is None:
+                    self._score_initial(pair, trajectory)
+            trajectory.initial.retries = retries.count
             journal.save_initial(trajectory)
         if trajectory.reject_reason is not None:
             trajectory.status = "rejected"
@@ -63,7 +65,9 @@ class Searcher:
         segments = self.current_segments(trajectory)
         visits = min(self.config.max_steps, len(segments))
         while len(trajectory.steps) < visits and not self._below_threshold(trajectory):
-            step = self._refine(pair, trajectory, segments, len(trajectory.steps))
+            with tally_retries() as retries:
+                step = self._refine(pair, trajectory, segments, len(trajectory.steps))
+            step.retries = retries.count
             trajectory.steps.append(step)
             if step.chosen is not None:
                 segments[step.segment_index] = step.candidates[step.chosen].text or ""

@@ -30,6 +30,7 @@ class RunSummary:
     searched_now: int
     seconds: float
     conflicts: list[str] = field(default_factory=list)
+    retries: int = 0  # requests server backends sent again, over the run
 
     @property
     def total(self) -> int:
@@ -169,6 +170,7 @@ def summarize(
         searched_now=searched_now,
         seconds=seconds,
         conflicts=conflicts or [],
+        retries=store.retries(),
     )
 
 

@@ -152,6 +152,11 @@ class RunStore:
         ).fetchone()
         return row[0], row[1]
 
+    def retries(self) -> int:
+        """Requests server backends sent again, over the whole run."""
+        initial = self.db.execute("SELECT COALESCE(SUM(initial_retries), 0) FROM trajectories").fetchone()[0]
+        return int(initial + self.db.execute("SELECT COALESCE(SUM(retries), 0) FROM steps").fetchone()[0])
+
     def all_trajectories(self) -> list[Trajectory]:
         keys = self.db.execute(
             "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
@@ -195,6 +200,7 @@ class RunStore:
             best_score=row["best_score"],
             generate_seconds=row["generate_seconds"],
             score_seconds=row["score_seconds"],
+            retries=row["retries"],
             candidates=[
                 Candidate(
                     raw=c["raw"],
@@ -215,8 +221,8 @@ class RunStore:
             db.execute(
                 "UPDATE trajectories SET status = 'running', opener = ?, initial_raw = ?, initial_trace = ?, "
                 "initial_tokens = ?, initial_finish = ?, initial_generate_seconds = ?, initial_score = ?, "
-                "initial_logprobs = ?, initial_score_seconds = ?, scored_tokens = ?, reject_reason = ?, "
-                "error = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "initial_logprobs = ?, initial_score_seconds = ?, initial_retries = ?, scored_tokens = ?, "
+                "reject_reason = ?, error = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                 "WHERE item_id = ? AND rollout = ?",
                 (
                     i.opener,
@@ -228,6 +234,7 @@ class RunStore:
                     i.scored.score if i.scored else None,
                     _json(i.scored),
                     i.score_seconds,
+                    i.retries,
                     json.dumps(t.scored_tokens),
                     t.reject_reason,
                     t.item_id,
@@ -239,7 +246,7 @@ class RunStore:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO steps (item_id, rollout, step, segment_index, original, chosen, best_score, "
-                "generate_seconds, score_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "generate_seconds, score_seconds, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     t.item_id,
                     t.rollout,
@@ -250,6 +257,7 @@ class RunStore:
                     step.best_score,
                     step.generate_seconds,
                     step.score_seconds,
+                    step.retries,
                 ),
             )
             db.executemany(
@@ -316,4 +324,5 @@ def _initial(row: sqlite3.Row) -> InitialTrace | None:
         generate_seconds=row["initial_generate_seconds"],
         scored=_scored(row["initial_score"], row["initial_logprobs"]),
         score_seconds=row["initial_score_seconds"],
+        retries=row["initial_retries"],
     )

@@ -85,6 +85,11 @@ MIGRATIONS: list[str] = [
         FOREIGN KEY (item_id, rollout) REFERENCES trajectories(item_id, rollout)
     );
     """,
+    # 3: requests a server backend sent again (connection errors, 429, 5xx), per stage.
+    """
+    ALTER TABLE trajectories ADD COLUMN initial_retries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE steps ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
