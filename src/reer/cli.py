@@ -18,8 +18,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from reer.config import ReerConfig, load_config, parse_override
+from reer.display import terminal, visible
 from reer.errors import ReerError
 
 app = typer.Typer(
@@ -29,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line messages stay one line in logs and pipes
 
 EXIT_PROBLEMS = 3  # finished, but some rows were malformed or some items failed
 _state = {"debug": False}
@@ -55,7 +57,7 @@ def run() -> None:
     except ReerError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {terminal(exc)}")
         sys.exit(exc.exit_code)
 
 
@@ -99,7 +101,7 @@ def synthesize(
     )
     loaded = load_pairs(input)
     for problem in loaded.problems:
-        err.print(f"[yellow]skipped[/] {problem}")
+        err.print(f"[yellow]skipped[/] {terminal(problem)}")
     pairs = loaded.pairs[:limit] if limit is not None else loaded.pairs
     if not pairs and not loaded.problems:
         raise ReerError(f"{input} holds no rows")
@@ -129,7 +131,8 @@ def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
 
         def on_event(kind: str, trajectory: Any) -> None:
             where = f"step {len(trajectory.steps)}" if kind == "step" else kind
-            progress.update(task, description=f"{trajectory.item_id} · {where}", advance=1 if kind == "finish" else 0)
+            description = f"{terminal(trajectory.item_id)} · {where}"
+            progress.update(task, description=description, advance=1 if kind == "finish" else 0)
 
         try:
             summary = run_search(pairs, output, cfg, force=force, on_start=on_start, on_event=on_event)
@@ -140,14 +143,14 @@ def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
     _print_summary(summary, output)
     for item_id in summary.conflicts:
         err.print(
-            f"[yellow]conflict[/] item {item_id!r} is already in the run with a different query/reference;"
-            " kept the stored one"
+            f"[yellow]conflict[/] item {terminal(repr(item_id))} is already in the run with a different "
+            "query/reference; kept the stored one"
         )
     return int(bool(summary.counts.get("failed") or summary.conflicts))
 
 
 def _print_summary(summary: Any, run_dir: Path) -> None:
-    table = Table(title=f"REER run {run_dir}", show_header=False)
+    table = Table(title=f"REER run {terminal(run_dir)}", show_header=False)
     for status in ("done", "rejected", "failed", "pending", "running"):
         if summary.counts.get(status):
             table.add_row(status, str(summary.counts[status]))
@@ -166,23 +169,23 @@ def status(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     from reer.search.runner import summarize
     from reer.store import RunStore
 
-    store = RunStore.open_existing(run_dir)
+    store = RunStore.open_existing(run_dir, readonly=True)
     try:
         summary = summarize(store)
         _print_summary(summary, run_dir)
         table = Table("item", "rollout", "status", "initial", "final", "steps", "note")
         for t in store.all_trajectories():
             table.add_row(
-                t.item_id,
+                Text(visible(t.item_id)),
                 str(t.rollout),
                 t.status,
                 _num(t.initial_score),
                 _num(t.final_score),
                 str(len(t.steps)),
-                t.reject_reason or t.error or t.stop_reason or "",
+                Text(visible(t.reject_reason or t.error or t.stop_reason or "")),
             )
         console.print(table)
-        console.print(f"config fingerprint {store.get_meta('fingerprint')}")
+        console.print(f"config fingerprint {store.get_meta('fingerprint')}", markup=False)
     finally:
         store.close()
 
@@ -248,13 +251,13 @@ def pairs(
             reverse_query=reverse_query,
             filters=not no_filter,
             on_start=lambda total: progress.update(task, total=total, description="writing requests"),
-            on_pair=lambda pair: progress.update(task, advance=1, description=f"request for {pair.id}"),
+            on_pair=lambda pair: progress.update(task, advance=1, description=f"request for {terminal(pair.id)}"),
         )
     for problem in result.problems[:5]:
-        err.print(f"[yellow]skipped[/] {problem}")
+        err.print(f"[yellow]skipped[/] {terminal(problem)}")
     if len(result.problems) > 5:
         err.print(f"[yellow]… {len(result.problems) - 5} more malformed rows[/]")
-    table = Table("pairs", source)
+    table = Table("pairs", Text(visible(source)))
     table.add_row("read", str(result.read))
     for reason, count in sorted(result.reasons().items()):
         table.add_row(f"dropped: {reason}", str(count))
@@ -265,7 +268,10 @@ def pairs(
             f"[yellow]the source ran out:[/] {len(result.pairs)} of the {result.wanted} pairs asked for survived "
             f"the pre-filters ({result.available} texts read)"
         )
-    console.print(f"wrote {len(result.pairs)} pairs to {output}; drops and reasons in {dropped_path(output)}")
+    console.print(
+        f"wrote {len(result.pairs)} pairs to {visible(output)}; drops and reasons in {visible(dropped_path(output))}",
+        markup=False,
+    )
     raise typer.Exit(EXIT_PROBLEMS if result.problems else 0)
 
 
@@ -283,11 +289,13 @@ def filter_(
 
 
 def _print_filter_report(report: Any, run_dir: Path) -> None:
-    table = Table("reason", "dropped", title=f"filters on {run_dir}")
+    table = Table("reason", "dropped", title=f"filters on {terminal(run_dir)}")
     for reason, count in sorted(report.reasons.items()):
         table.add_row(reason, str(count))
     console.print(table)
     console.print(f"{report.finished} finished trajectories: {report.kept} kept, {report.dropped} dropped")
+    if not report.stored:
+        err.print("note: the run cannot be written (read-only?), so these verdicts were not stored in it")
 
 
 @app.command()
@@ -315,8 +323,10 @@ def export(
 ) -> None:
     """Filter the run's trajectories and write an SFT dataset with its dataset card."""
     from reer.export import export_dataset
+    from reer.store.lock import writer_pid
 
     cfg = _config(config, set_, seed=seed)
+    writing = writer_pid(run_dir)
     result = export_dataset(
         run_dir,
         output,
@@ -330,8 +340,14 @@ def export(
     if result.filters:
         _print_filter_report(result.filters, run_dir)
     mixed = f" + {result.mixed} mixed in" if result.mixed else ""
-    checked = f"; thinking intact under {check_template}'s chat template" if check_template else ""
-    console.print(f"wrote {result.reer_samples} REER samples{mixed} to {result.path}{checked}")
+    checked = f"; thinking intact under {visible(check_template)}'s chat template" if check_template else ""
+    console.print(f"wrote {result.reer_samples} REER samples{mixed} to {visible(result.path)}{checked}", markup=False)
+    if writing is not None:
+        who = f" (pid {writing})" if writing else ""
+        err.print(
+            f"warning: the run is still being written by another process{who}: this export holds only what had "
+            "finished when it read the run; export again when the run is done"
+        )
 
 
 @app.command()
@@ -368,7 +384,7 @@ def train(
         show_sample=console.print if show_sample else None,
     )
     if result.resumed_from:
-        console.print(f"resumed from {result.resumed_from}")
+        console.print(f"resumed from {visible(result.resumed_from)}", markup=False)
     if result.truncated:
         err.print(f"[yellow]{result.truncated} samples were cut at train.max_length={settings.max_length}[/]")
     if result.dropped:
@@ -378,7 +394,8 @@ def train(
         f"{result.steps} steps in {result.seconds:.1f} s ({result.seconds_per_step:.1f} s/step); loss {losses}; "
         f"peak memory {result.peak_memory_mb:.0f} MB"
     )
-    console.print(f"model: {result.final}" + (f"; merged: {result.merged}" if result.merged else ""))
+    merged = f"; merged: {visible(result.merged)}" if result.merged else ""
+    console.print(f"model: {visible(result.final)}{merged}", markup=False)
 
 
 @app.command()
@@ -495,7 +512,7 @@ def eval_(
                 phases[phase] = progress.add_task(phase, total=total)
             progress.update(phases[phase], completed=done)
             if not console.is_terminal:  # a log file or a pipe: plain lines instead of a live bar
-                err.print(f"{phase}: {done}/{total}", markup=False, highlight=False)
+                err.print(f"{visible(phase)}: {done}/{total}", markup=False, highlight=False)
 
         results = evaluate(request, report)
     written = write_results(output, results)
@@ -504,10 +521,14 @@ def eval_(
     for name, summary in results.benchmarks.items():
         headline = "; ".join(f"{label} {fmt(e)}" for label, e in summary.headlines.items())
         judge = summary.judge
-        console.print(f"{name}: {headline or 'nothing scored'} ({judge.unscored} of {judge.tasks} verdicts unscored)")
+        console.print(
+            f"{name}: {headline or 'nothing scored'} ({judge.unscored} of {judge.tasks} verdicts unscored)",
+            markup=False,
+        )
     if results.likelihood:
         console.print(f"likelihood: reference NLL gain from the model's thinking {fmt(results.likelihood.gain, 3)}")
-    console.print(f"results: {written[0]}, {written[1]}; plots: {', '.join(str(p) for p in written[2:]) or 'none'}")
+    plots = ", ".join(visible(p) for p in written[2:]) or "none"
+    console.print(f"results: {visible(written[0])}, {visible(written[1])}; plots: {plots}", markup=False)
 
 
 @app.command()
@@ -520,7 +541,9 @@ def experiment(
     """Run REER.md §5's ablation arms end to end (data, training, evaluation) into one comparison table."""
     from reer.experiment import load_experiment, run_experiment
 
-    table = run_experiment(load_experiment(config_file), output, report=lambda line: console.print(line, markup=False))
+    table = run_experiment(
+        load_experiment(config_file), output, report=lambda line: console.print(visible(line), markup=False)
+    )
     console.print((output / "ablation.md").read_text(encoding="utf-8"), markup=False)
     if any(row.smoke_test_only for row in table.arms.values()):
         err.print("[bold yellow]SMOKE TEST ONLY:[/] judged by the embedded 135M model; the scores mean nothing.")
@@ -549,14 +572,16 @@ def demo(
     from reer.records.pair import load_pairs
 
     pairs_path = prepare_demo(output, items)
-    console.print(f"pairs: {pairs_path}")
+    console.print(f"pairs: {visible(pairs_path)}", markup=False)
     code = _synthesize(load_pairs(pairs_path).pairs, output / "run", demo_config(seed), force=False)
     records, dataset = export_demo(output, seed)
-    console.print(f"run store: {output / 'run'}   (inspect: reer status {output / 'run'})")
-    console.print(f"search records: {records.path} ({records.rows} trajectories)")
+    run = visible(output / "run")
+    console.print(f"run store: {run}   (inspect: reer status {run})", markup=False)
+    console.print(f"search records: {visible(records.path)} ({records.rows} trajectories)", markup=False)
     console.print(
-        f"SFT dataset: {dataset.path} ({dataset.rows} kept by the filters, template-checked with SmolLM2;"
-        f" card: {output / 'dataset' / 'README.md'})"
+        f"SFT dataset: {visible(dataset.path)} ({dataset.rows} kept by the filters, template-checked with SmolLM2;"
+        f" card: {visible(output / 'dataset' / 'README.md')})",
+        markup=False,
     )
     console.print(LIMITS, markup=False, soft_wrap=True)
     raise typer.Exit(code and EXIT_PROBLEMS)

@@ -20,6 +20,7 @@ Batching, caching and retries live behind this contract, never in the search.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -100,6 +101,32 @@ def note_retry() -> None:
     """Called by a backend each time it sends a request again."""
     if (tally := _tally.get()) is not None:
         tally.add()
+
+
+class InvalidScores(ValueError):
+    """A backend's log-probabilities are not log-probabilities: the item fails with this reason, never a score."""
+
+
+def checked_logprob(value: float | None) -> float:
+    """A natural log-probability, or :class:`InvalidScores`: NaN or infinity, or above 0 by more than rounding
+    (a positive value would give a negative, "better than certain" score)."""
+    if value is None or not math.isfinite(value) or value > 1e-4:
+        raise InvalidScores(f"{value} is not a log-probability (a finite value ≤ 0)")
+    return min(value, 0.0)
+
+
+def checked_logprobs(result: ScoreResult) -> list[float]:
+    """Every scored token's value, checked, and as many values as scored tokens."""
+    values = result.token_logprobs
+    if not values or (result.tokens and len(values) != len(result.tokens)):
+        raise InvalidScores(f"{len(values)} log-probabilities for {len(result.tokens)} scored tokens")
+    checked = []
+    for k, value in enumerate(values):
+        try:
+            checked.append(checked_logprob(value))
+        except InvalidScores as exc:
+            raise InvalidScores(f"scored token {k}: {exc}") from None
+    return checked
 
 
 # What a backend class can do, declared as ``capabilities`` on the class: the registry checks a use against

@@ -57,12 +57,18 @@ class Batcher:
         while True:
             first = self._held.pop(0) if self._held else self._jobs.get()
             batch = [first, *self._gather(first.kind, len(first.requests))]
-            requests = [r for job in batch for r in job.requests]
             try:
-                with self.engine_lock:
-                    results = getattr(self.backend, first.kind)(requests)
-                self.calls += 1
-            except BaseException as exc:  # every waiting caller sees the failure, not a hang
+                results = self._call(first.kind, [r for job in batch for r in job.requests])
+            except Exception as exc:
+                if len(batch) == 1:
+                    first.future.set_exception(exc)
+                    continue
+                # One request may have failed the whole batch: run each caller's requests alone, so a failure
+                # stays with the item that caused it and its batch-mates go on.
+                for job in batch:
+                    self._settle_alone(job)
+                continue
+            except BaseException as exc:  # interrupted: every waiting caller sees it, none hangs
                 for job in batch:
                     job.future.set_exception(exc)
                 continue
@@ -70,6 +76,18 @@ class Batcher:
             for job in batch:
                 job.future.set_result(results[start : start + len(job.requests)])
                 start += len(job.requests)
+
+    def _call(self, kind: str, requests: list[Any]) -> list[Any]:
+        with self.engine_lock:
+            results: list[Any] = getattr(self.backend, kind)(requests)
+        self.calls += 1
+        return results
+
+    def _settle_alone(self, job: _Job) -> None:
+        try:
+            job.future.set_result(self._call(job.kind, list(job.requests)))
+        except BaseException as exc:
+            job.future.set_exception(exc)
 
     def _gather(self, kind: str, count: int) -> list[_Job]:
         gathered = [job for job in self._held if job.kind == kind]

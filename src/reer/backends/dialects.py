@@ -8,9 +8,9 @@ every scored token. Every response is checked — as many positions as tokens se
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
+from reer.backends.base import InvalidScores, checked_logprob
 from reer.backends.span_scorer import Encoded
 
 Dialect = Literal["vllm", "echo", "sglang"]
@@ -116,7 +116,7 @@ def _same_length(positions: int, sent: int) -> None:
 def _checked(value: Any, position: int) -> float:
     if value is None:
         raise ScoringResponseError(f"the log-probability at scored position {position} is null")
-    number = float(value)
-    if not math.isfinite(number) or number > 1e-4:
-        raise ScoringResponseError(f"the log-probability at scored position {position} is {number}: not ≤ 0")
-    return min(number, 0.0)
+    try:
+        return checked_logprob(float(value))
+    except InvalidScores as exc:
+        raise ScoringResponseError(f"scored position {position}: {exc}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reer.backends.base import Generation, GenerationRequest, Sampling, ScoreRequest, ScoreResult
+from reer.backends.base import Generation, GenerationRequest, Sampling, ScoreRequest, ScoreResult, checked_logprobs
 from reer.config import EvalConfig
 from reer.records import Pair, clipped_score
 
@@ -38,15 +38,16 @@ def _scored(pair: Pair, thinking: str) -> ScoreRequest:
 def measurements(
     without: ScoreResult, with_thinking: ScoreResult, thinking: Generation, clip: float
 ) -> dict[str, float]:
-    """Mean negative log-likelihood per reference token (lower is better), REER's clipped score, the gain."""
-    nll_without = -sum(without.token_logprobs) / len(without.token_logprobs)
-    nll_with = -sum(with_thinking.token_logprobs) / len(with_thinking.token_logprobs)
+    """Mean negative log-likelihood per reference token (lower is better), REER's clipped score, the gain.
+    Values that are not log-probabilities raise :class:`reer.backends.base.InvalidScores`."""
+    plain, thought = checked_logprobs(without), checked_logprobs(with_thinking)
+    nll_without, nll_with = -sum(plain) / len(plain), -sum(thought) / len(thought)
     return {
         "nll_without_thinking": nll_without,
         "nll_with_thinking": nll_with,
         "gain": nll_without - nll_with,
-        "reer_without_thinking": clipped_score(without.token_logprobs, clip),
-        "reer_with_thinking": clipped_score(with_thinking.token_logprobs, clip),
+        "reer_without_thinking": clipped_score(plain, clip),
+        "reer_with_thinking": clipped_score(thought, clip),
         "thinking_tokens": float(thinking.num_tokens),
-        "reference_tokens": float(len(without.token_logprobs)),
+        "reference_tokens": float(len(plain)),
     }

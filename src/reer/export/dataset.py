@@ -119,7 +119,7 @@ def _finished(
 ) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any], FilterReport | None, dict[str, int]]:
     """The finished trajectories that pass ``filters`` (nothing written), the search settings, the report, and
     how many trajectories of the run are in each status."""
-    store = RunStore.open_existing(run_dir)
+    store = RunStore.open_existing(run_dir, readonly=True)
     try:
         finished = list(store.finished())
         report = judge(finished, filters) if filters else None

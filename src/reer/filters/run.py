@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reer.config import FilterConfig
+from reer.errors import ReerError
 from reer.filters.checks import CHECKS, failed_checks
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
@@ -19,6 +21,7 @@ class FilterReport:
     kept: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     drops: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    stored: bool = True  # False when the run could not be written (read-only media)
 
     @property
     def dropped(self) -> int:
@@ -30,18 +33,26 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
 
     The only writer of verdicts: export and train judge the same way (:func:`judge`) without writing.
     """
-    store = RunStore.open_existing(run_dir)
+    store = RunStore.open_existing(run_dir, readonly=True)
     try:
         report = judge(list(store.finished()), config)
-        rows = [
-            (item, rollout, reason, detail)
-            for (item, rollout), f in report.drops.items()
-            for reason, detail in f.items()
-        ]
-        store.save_filter_drops(rows, config.model_dump_json())
-        return report
     finally:
         store.close()
+    rows = [
+        (item, rollout, reason, detail) for (item, rollout), f in report.drops.items() for reason, detail in f.items()
+    ]
+    try:
+        writer = RunStore.open_existing(run_dir)
+    except (OSError, ReerError):  # read-only media: the verdicts are reported, not stored
+        report.stored = False
+        return report
+    try:
+        writer.save_filter_drops(rows, config.model_dump_json())
+    except sqlite3.Error:
+        report.stored = False
+    finally:
+        writer.close()
+    return report
 
 
 def judge(finished: list[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reer import prompts
-from reer.backends.base import GenerationRequest, Generator, Sampling, Scorer, ScoreRequest, tally_retries
+from reer.backends.base import (
+    GenerationRequest,
+    Generator,
+    Sampling,
+    Scorer,
+    ScoreRequest,
+    checked_logprobs,
+    tally_retries,
+)
 from reer.config import SearchConfig
 from reer.language import prompt_language
 from reer.records import Pair
@@ -131,7 +139,7 @@ class Searcher:
         started = time.perf_counter()
         result = self.scorer.score([self._score_request(pair, trajectory.language, trace)])[0]
         initial.score_seconds = time.perf_counter() - started
-        initial.scored = Scored.of(result.token_logprobs, self.config.clip)
+        initial.scored = Scored.of(checked_logprobs(result), self.config.clip)
         trajectory.scored_tokens = result.tokens
 
     def _below_threshold(self, trajectory: Trajectory) -> bool:
@@ -161,7 +169,7 @@ class Searcher:
         traces = [join_segments([*before, c.text or "", *after]) for c in scorable]
         results = self.scorer.score([self._score_request(pair, lang, t) for t in traces]) if traces else []
         for candidate, result in zip(scorable, results, strict=True):
-            candidate.scored = Scored.of(result.token_logprobs, self.config.clip)
+            candidate.scored = Scored.of(checked_logprobs(result), self.config.clip)
 
         incumbent = trajectory.best()
         assert incumbent is not None

@@ -20,6 +20,7 @@ from reer.records import Pair
 from reer.records.trajectory import Step, Trajectory
 from reer.search.reer import Searcher
 from reer.store import RunStore
+from reer.store.lock import RunLock
 
 
 @dataclass
@@ -42,7 +43,7 @@ def open_run(run_dir: Path, config: ReerConfig, *, force: bool = False) -> RunSt
     store = RunStore(run_dir)
     new = fingerprint(config, prompts.digest())
     old = store.get_meta("fingerprint")
-    if old is not None and old != new:
+    if old is not None and old != new and store.has_work():  # a start that saved nothing binds nothing
         changed = _changed_keys(json.loads(store.get_meta("config") or "{}"), config.model_dump(mode="json"))
         what = ", ".join(changed) if changed else "the prompt templates"
         if not force:
@@ -70,28 +71,29 @@ def synthesize(
 ) -> RunSummary:
     """Search every pair not yet finished in ``run_dir``; finished trajectories are never redone."""
     started = time.perf_counter()
-    store = open_run(run_dir, config, force=force)
-    try:
-        conflicts = store.add_items(pairs, config.search.rollouts)
-        todo = store.unfinished()
-        if on_start:
-            on_start(len(todo))
-        if todo:
-            searcher = _searcher(config)
-            journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
-            with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
-                futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in todo]
-                try:
-                    for future in futures:
-                        future.result()
-                except BaseException:  # a setup error or Ctrl-C: start nothing new, stop the rest soon
-                    journal.stopping.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
-        return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
-    finally:
-        store.close()
+    with RunLock(run_dir):  # before anything is read or written: one writer per run
+        store = open_run(run_dir, config, force=force)
+        try:
+            conflicts = store.add_items(pairs, config.search.rollouts)
+            todo = store.unfinished()
+            if on_start:
+                on_start(len(todo))
+            if todo:
+                searcher = _searcher(config)
+                journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
+                with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
+                    futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in todo]
+                    try:
+                        for future in futures:
+                            future.result()
+                    except BaseException:  # a setup error or Ctrl-C: start nothing new, stop the rest soon
+                        journal.stopping.set()
+                        for future in futures:
+                            future.cancel()
+                        raise
+            return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
+        finally:
+            store.close()
 
 
 def _searcher(config: ReerConfig) -> Searcher:

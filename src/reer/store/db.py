@@ -15,33 +15,53 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reer.errors import ReerError
 from reer.language import prompt_language
 from reer.records import Pair
 from reer.records.trajectory import Candidate, InitialTrace, Scored, Step, Trajectory
-from reer.store.migrations import migrate
+from reer.store.lock import writer_pid
+from reer.store.migrations import MIGRATIONS, migrate
 
 DB_NAME = "reer.sqlite"
 
 
 class RunStore:
-    def __init__(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, run_dir: Path, *, readonly: bool = False) -> None:
+        """``readonly``: for readers (status, export), which then work beside a writing run and on read-only
+        media; a run made by an older reer is upgraded first where it can be written."""
         self.path = run_dir / DB_NAME
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
         self._lock = threading.RLock()  # one connection, one writer: concurrent searches take turns
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrate(self.db)
+        if readonly:
+            self.db = _read_only(self.path)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(MIGRATIONS):
+                return
+            self.db.close()
+            if version == 0 or writer_pid(run_dir) is not None:
+                raise ReerError(f"{run_dir} is being set up by `reer synthesize` right now; try again in a moment")
+            RunStore(run_dir).close()  # made by an older reer: upgrade it once, then read
+            self.db = _read_only(self.path)
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrate(self.db)
+        except BaseException:
+            self.db.close()  # an open transaction left behind would block the run's writer
+            raise
 
     @classmethod
-    def open_existing(cls, run_dir: Path) -> RunStore:
-        from reer.errors import ReerError
-
-        if not (run_dir / DB_NAME).exists():
+    def open_existing(cls, run_dir: Path, *, readonly: bool = False) -> RunStore:
+        if not (run_dir / DB_NAME).is_file():
             raise ReerError(f"{run_dir} is not a reer run directory (no {DB_NAME}); start one with `reer synthesize`")
-        return cls(run_dir)
+        try:
+            return cls(run_dir, readonly=readonly)
+        except sqlite3.DatabaseError as exc:
+            raise ReerError(f"cannot open the run database {run_dir / DB_NAME}: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()
@@ -136,6 +156,12 @@ class RunStore:
     def pair(self, item_id: str) -> Pair:
         row = self.db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
         return Pair(id=row["id"], query=row["query"], reference=row["reference"], source=json.loads(row["source"]))
+
+    def has_work(self) -> bool:
+        """Whether any search stage has been saved (before that, nothing depends on the configuration)."""
+        return (
+            self.db.execute("SELECT 1 FROM trajectories WHERE initial_trace IS NOT NULL LIMIT 1").fetchone() is not None
+        )
 
     def status_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) AS n FROM trajectories GROUP BY status")
@@ -302,6 +328,29 @@ class RunStore:
                 (error, t.item_id, t.rollout),
             )
             self.log_event("failed", error, t.item_id, t.rollout)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection. ``mode=ro`` reads beside a live writer; on read-only media, where SQLite cannot
+    create the WAL index it needs for that, ``immutable=1`` (no one can be writing there) reads it."""
+    problem: Exception | None = None
+    wal = path.with_name(path.name + "-wal")
+    for mode in ("mode=ro", "immutable=1"):
+        if mode == "immutable=1" and wal.exists() and wal.stat().st_size:
+            raise ReerError(
+                f"cannot read {path} here: its write-ahead log {wal.name} holds committed work that SQLite can "
+                f"only read where it can write ({problem}); copy the run directory to writable storage"
+            )
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, check_same_thread=False, timeout=60)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            db.close()
+            problem = exc
+            continue
+        db.row_factory = sqlite3.Row
+        return db
+    raise ReerError(f"cannot read the run database {path}: {problem}")
 
 
 def _json(scored: Scored | None) -> str | None:
