@@ -257,7 +257,7 @@ def pairs(
         err.print(f"[yellow]skipped[/] {terminal(problem)}")
     if len(result.problems) > 5:
         err.print(f"[yellow]… {len(result.problems) - 5} more malformed rows[/]")
-    table = Table("pairs", Text(visible(source)))
+    table = Table("pairs", terminal(source))
     table.add_row("read", str(result.read))
     for reason, count in sorted(result.reasons().items()):
         table.add_row(f"dropped: {reason}", str(count))
