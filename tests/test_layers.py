@@ -13,7 +13,7 @@ SOURCE = Path(reer.__file__).parent
 # Lower rank = lower layer. A module may import its own package and anything of a lower rank.
 RANKS = {
     "errors": 0,
-    **dict.fromkeys(("language", "seeds", "cache", "packages", "prompts", "version"), 1),
+    **dict.fromkeys(("language", "seeds", "cache", "packages", "prompts", "version", "display"), 1),
     **dict.fromkeys(("overlap", "records", "config"), 2),
     **dict.fromkeys(("backends", "store"), 3),
     "filters": 4,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,14 +52,24 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebac
 
 
 def run() -> None:
-    """Console-script entry: user errors become one clean line and exit code 1."""
+    """Console-script entry: user errors, and the system's (a full disk, a read-only folder), become one clean
+    line and an exit code; ``--debug`` shows the traceback instead."""
     try:
         app()
     except ReerError as exc:
-        if _state["debug"]:
-            raise
-        err.print(f"[bold red]error:[/] {terminal(exc)}")
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code, exc)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}. Everything finished before it is saved; fix it and rerun.", 1, exc)
+    except sqlite3.Error as exc:
+        _fail(f"the run database failed ({exc}). Everything finished before it is saved; fix it and rerun.", 1, exc)
+
+
+def _fail(message: str, code: int, exc: BaseException) -> None:
+    if _state["debug"]:
+        raise exc
+    err.print(f"[bold red]error:[/] {terminal(message)}")
+    sys.exit(code)
 
 
 def _config(path: Path | None, sets: list[str] | None, **flags: Any) -> ReerConfig:
@@ -82,7 +93,7 @@ def synthesize(
     concurrency: Annotated[
         int | None, typer.Option(help="Items searched at once, their model calls batched together (default 1).")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Use only the first N valid pairs.")] = None,
+    limit: Annotated[int | None, typer.Option(min=0, help="Use only the first N valid pairs.")] = None,
     force: Annotated[bool, typer.Option(help="Continue a run whose configuration changed.")] = False,
 ) -> None:
     """Search a thinking trace for every pair; rerun the same command to resume after a crash."""
@@ -447,7 +458,7 @@ def eval_(
     domains: Annotated[str | None, typer.Option(help="WritingBench domains, e.g. A,D,F.")] = None,
     subsets: Annotated[str | None, typer.Option(help="HelloBench subsets, e.g. heuristic_text_generation.")] = None,
     lang: Annotated[str | None, typer.Option(help="Only requests in this language: en or zh.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many items per benchmark.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many items per benchmark.")] = None,
     judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible judge endpoint (…/v1).")] = None,
     judge_model: Annotated[
         str | None, typer.Option(help="Judge model name (default: the embedded one, local).")

@@ -18,9 +18,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reer.errors import ConfigError
+from reer.errors import ConfigError, UsageError
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
+MAX_TEMPERATURE = 2.0  # the OpenAI API's bound; beyond it sampling is uniform noise
 GEMMA_MODEL = "gemma-3-270m"  # a base model, packaged too: the laptop's second model (a scorer)
 LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
 
@@ -105,7 +106,7 @@ class SearchConfig(StrictModel):
     max_steps: int = Field(10, ge=0, description="Segments visited, left to right, each once.")
     num_expansion: int = Field(2, ge=1, description="Candidate rewrites sampled per segment.")
     rollouts: int = Field(1, ge=1, description="Initial traces (independent searches) per item.")
-    temperature: float = Field(0.8, ge=0, description="Generator sampling temperature.")
+    temperature: float = Field(0.8, ge=0, le=MAX_TEMPERATURE, description="Generator sampling temperature.")
     top_p: float = Field(0.85, gt=0, le=1, description="Generator nucleus sampling.")
     clip: float = Field(2.0, gt=0, description="Per-token negative log-probability is clipped at this.")
     min_segment_chars: int = Field(100, ge=1, description="Shorter pieces are glued to the next one.")
@@ -148,7 +149,7 @@ class ReverseQueryConfig(StrictModel):
     """Writing the request a reference-only text answers (the published method did this for Gutenberg)."""
 
     attempts: int = Field(3, ge=1, description="Samples tried per text before the text is dropped.")
-    temperature: float = Field(0.7, ge=0, description="Sampling temperature of the request writer.")
+    temperature: float = Field(0.7, ge=0, le=MAX_TEMPERATURE, description="Sampling temperature of the request writer.")
     top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling of the request writer.")
     max_new_tokens: int = Field(160, ge=8, description="Token budget of one request.")
     max_reference_chars: int = Field(6000, ge=200, description="Longer texts are shown to the writer cut here.")
@@ -285,9 +286,14 @@ class JudgeConfig(StrictModel):
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="Environment variable holding the key; the key is never printed or stored."
     )
-    temperature: float = Field(0.0, ge=0, description="First attempt; 0 makes judgements repeatable.")
+    temperature: float = Field(
+        0.0, ge=0, le=MAX_TEMPERATURE, description="First attempt; 0 makes judgements repeatable."
+    )
     retry_temperature: float = Field(
-        0.7, ge=0, description="Later attempts after an unparsable verdict (a greedy retry would repeat it)."
+        0.7,
+        ge=0,
+        le=MAX_TEMPERATURE,
+        description="Later attempts after an unparsable verdict (a greedy retry would repeat it).",
     )
     max_tokens: int = Field(1024, ge=1, description="Token budget of one verdict.")
     retries: int = Field(2, ge=0, description="Extra attempts when a verdict cannot be parsed; then unscored.")
@@ -324,7 +330,9 @@ class EvalConfig(StrictModel):
         default_factory=ModelConfig,
         description="How the model under test runs (backend, device, dtype, …); its `model` is the MODEL argument.",
     )
-    temperature: float = Field(0.6, ge=0, description="Answer sampling (Qwen3's thinking-mode setting).")
+    temperature: float = Field(
+        0.6, ge=0, le=MAX_TEMPERATURE, description="Answer sampling (Qwen3's thinking-mode setting)."
+    )
     top_p: float = Field(0.95, gt=0, le=1)
     max_new_tokens: int = Field(
         16384, ge=1, description="Thinking + answer budget; LongBench-Write asks for up to 10,000 words."
@@ -394,8 +402,10 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start + 1}); save the config as UTF-8") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+            raise ConfigError(f"{path}: not valid YAML: {_one_line(exc)}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections (search:, generator:, …)")
         data = loaded or {}
@@ -413,8 +423,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``search.max_steps=3`` → (``"search.max_steps"``, 3); the value is read as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {text!r} must look like section.field=value, e.g. search.max_steps=3")
-    return key.strip(), yaml.safe_load(raw) if raw.strip() else raw
+        raise UsageError(f"--set {text!r} must look like section.field=value, e.g. search.max_steps=3")
+    try:
+        return key.strip(), yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--set {text!r}: the value is not valid YAML ({_one_line(exc)}); quote it") from exc
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """PyYAML's message, whose parts are on several lines, on one."""
+    return " ".join(str(exc).split())
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

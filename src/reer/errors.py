@@ -15,6 +15,12 @@ class ConfigError(ReerError):
     """The configuration is invalid, or differs from the one a run was started with."""
 
 
+class UsageError(ConfigError):
+    """A command-line argument is malformed: exit code 2, as for any other usage error."""
+
+    exit_code = 2
+
+
 class InputError(ReerError):
     """An input file cannot be read at all (single bad rows are reported, not raised)."""
 

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from reer.config import ReerConfig, StrictModel, apply_preset
+from reer.display import markdown
 from reer.errors import ConfigError, InputError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.report import fmt
@@ -240,7 +241,7 @@ def render_table(table: Ablation) -> str:
     lines = ["# Ablation: REER.md §5 arms", ""]
     if any(row.smoke_test_only for row in table.arms.values()):
         lines += ["> **SMOKE TEST ONLY** — judged by the embedded 135M model: these scores mean nothing.", ""]
-    lines += [f"Run: `{table.run}`. Published: DeepWriter-8B (Qwen3-8B-Base), GPT-4o / Claude 3.7 judges.", ""]
+    lines += [f"Run: {markdown(table.run)}. Published: DeepWriter-8B (Qwen3-8B-Base), GPT-4o / Claude 3.7 judges.", ""]
     header = " | ".join(f"{c} ours | {c} published" for c in COLUMNS)
     lines += [f"| arm | samples | {header} |", "|---|---|" + "---|---|" * len(COLUMNS)]
     for arm, row in table.arms.items():

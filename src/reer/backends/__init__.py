@@ -45,6 +45,7 @@ __all__ = [
     "ScoreResult",
     "Scorer",
     "backend_class",
+    "check_backends",
     "load_backend",
     "open_backends",
     "open_token_counter",
@@ -90,12 +91,18 @@ def load_backend(config: ModelConfig, capability: Capability = "generate", role:
     return require(config, capability, role)(config)
 
 
-def open_backends(config: ReerConfig) -> tuple[Generator, Scorer]:
-    """Generator and scorer; one instance (one loaded model) when both name the same model. Both are checked
-    before either model loads, so a wrong pairing stops at set-up, not at the first item."""
+def check_backends(config: ReerConfig) -> None:
+    """That the generator can generate and the scorer can score, loading nothing: a wrong pairing stops at
+    set-up with the fix, not at the first item."""
     fix = "add scorer: {backend: transformers} (a scorer of the same model)" if config.scorer is None else ""
     require(config.generator, "generate", "generator")
     require(config.scorer_model, "score", "scorer", fix)
+
+
+def open_backends(config: ReerConfig) -> tuple[Generator, Scorer]:
+    """Generator and scorer; one instance (one loaded model) when both name the same model, both checked
+    before either model loads."""
+    check_backends(config)
     generator = load_backend(config.generator)
     scorer = generator if config.scorer_model == config.generator else load_backend(config.scorer_model, "score")
     return generator, scorer

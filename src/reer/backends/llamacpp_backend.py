@@ -27,7 +27,7 @@ from reer.backends.base import (
     cut_at_stop,
 )
 from reer.backends.models import counting, gguf_file, load_tokenizer
-from reer.backends.render import render_prompt
+from reer.backends.render import encode_prompt
 from reer.config import EMBEDDED_MODEL, GEMMA_MODEL, ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
 
@@ -62,8 +62,9 @@ class LlamaCppBackend:
         return [self._generate(request) for request in requests]
 
     def _generate(self, request: GenerationRequest) -> list[Generation]:
-        prompt = render_prompt(self.tokenizer, request.messages, request.prefill)
-        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        # The Hugging Face tokenizer read from the same GGUF: its ids are llama.cpp's, and only the
+        # template's special tokens are control tokens (``render.py``).
+        tokens = encode_prompt(self.tokenizer, request.messages, request.prefill).ids
         seed = request.sampling.seed
         return [
             self._sample(tokens, request.sampling, None if seed is None else (seed + k) % 2**31)

@@ -26,7 +26,7 @@ from reer.backends.base import (
 from reer.backends.dialects import read_logprobs, request_body
 from reer.backends.http import ServerError, Traffic
 from reer.backends.models import counting, load_tokenizer
-from reer.backends.render import render_prompt
+from reer.backends.render import encode_prompt
 from reer.backends.span_scorer import encode
 from reer.config import ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
@@ -76,8 +76,8 @@ class OpenAIBackend:
         return [future.result() for future in futures]
 
     def _complete(self, request: GenerationRequest) -> list[Generation]:
-        prompt = render_prompt(self.tokenizer, request.messages, request.prefill)
-        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        encoding = encode_prompt(self.tokenizer, request.messages, request.prefill)
+        prompt, ids = encoding.text, encoding.ids
         s = request.sampling
         body = {
             "model": self.config.model,

@@ -5,16 +5,45 @@ prompt*, and the assistant's text — a generation's pre-fill, or the whole scor
 raw text. The assistant turn never goes through the template: some templates rewrite it (Qwen3's moves a
 ``<think>`` block and re-spaces what follows ``</think>``) or reject it, which would change or lose the
 very characters being scored.
+
+Text from data is tokenized as text. A request or reference that contains ``<|im_end|>`` must not end the
+turn the template opened: only the special tokens the *template* wrote are control tokens (found by
+rendering the chat once more with every special-token string in the data masked); everything else is
+tokenized with special tokens split into ordinary text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reer.backends.base import Message
+from reer.errors import TemplateError
 
 _THINK = "<think>"
+_MASK = "\ue000"  # a private-use character: no template treats it specially
+
+
+@dataclass(frozen=True)
+class Encoding:
+    text: str
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+
+
+def encode_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> Encoding:
+    """:func:`render_prompt`, tokenized with only the template's special tokens as control tokens."""
+    return _encode(tokenizer, messages, prefill, render_prompt(tokenizer, messages, prefill))
+
+
+def encode_scored(
+    tokenizer: Any, messages: Sequence[Message], span: tuple[int, int]
+) -> tuple[Encoding, tuple[int, int]]:
+    """:func:`render_scored`, tokenized the same way; the span moved into the rendered string."""
+    text, moved = render_scored(tokenizer, messages, span)
+    return _encode(tokenizer, messages[:-1], messages[-1]["content"], text), moved
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> str:
@@ -57,3 +86,46 @@ def _plain(messages: Sequence[Message]) -> str:
     ``Role: text`` and a blank line, the open assistant turn last."""
     names = {"system": "System", "user": "User", "assistant": "Assistant"}
     return "".join(f"{names.get(m['role'], m['role'].title())}: {m['content']}\n\n" for m in messages)
+
+
+def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str) -> Encoding:
+    specials = _special_strings(tokenizer)
+    data = [m["content"] for m in messages] + [tail]
+    if not specials or not any(token in piece for piece in data for token in specials):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return Encoding(text, list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]])
+    pattern = re.compile("|".join(map(re.escape, specials)))
+
+    def masked(piece: str) -> str:
+        return pattern.sub(lambda m: _MASK * len(m.group()), piece)
+
+    template = generation_prompt(tokenizer, [{**m, "content": masked(m["content"])} for m in messages]) + masked(tail)
+    if len(template) != len(text):
+        raise TemplateError("the chat template changes the length of message text; cannot tell its control tokens")
+    ids: list[int] = []
+    offsets: list[tuple[int, int]] = []
+    start = 0
+    for control in pattern.finditer(template):  # the template's own special tokens, at their places
+        _text_tokens(tokenizer, text, start, control.start(), ids, offsets)
+        ids.append(tokenizer.convert_tokens_to_ids(control.group()))
+        offsets.append(control.span())
+        start = control.end()
+    _text_tokens(tokenizer, text, start, len(text), ids, offsets)
+    return Encoding(text, ids, offsets)
+
+
+def _text_tokens(
+    tokenizer: Any, text: str, start: int, end: int, ids: list[int], offsets: list[tuple[int, int]]
+) -> None:
+    if start == end:
+        return
+    enc = tokenizer(text[start:end], add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True)
+    ids += enc["input_ids"]
+    offsets += [(start + a, start + b) for a, b in enc["offset_mapping"]]
+
+
+def _special_strings(tokenizer: Any) -> list[str]:
+    """The tokenizer's special tokens, longest first (so that a longer one wins where two overlap)."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    found = {token.content for token in added.values() if getattr(token, "special", False)}
+    return sorted(found | set(getattr(tokenizer, "all_special_tokens", [])), key=len, reverse=True)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from reer.backends.base import ScoreRequest, ScoreResult
-from reer.backends.render import render_scored
+from reer.backends.render import encode_scored
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,13 @@ class Encoded:
 
 def encode(tokenizer: Any, request: ScoreRequest) -> Encoded:
     """Render, tokenize once, and find the tokens overlapping the span (straddlers included)."""
-    text, (start, end) = render_scored(tokenizer, request.messages, request.span)
-    enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
-    offsets = enc["offset_mapping"]
+    enc, (start, end) = encode_scored(tokenizer, request.messages, request.span)
+    text, offsets = enc.text, enc.offsets
     scored = [j for j, (s, e) in enumerate(offsets) if s < end and e > start and j > 0]
     if not scored:
         raise ValueError(f"the span {request.span} covers no token")
     tokens = [text[offsets[j][0] : offsets[j][1]] for j in scored]
-    return Encoded(ids=enc["input_ids"], scored=scored, tokens=tokens, text=text)
+    return Encoded(ids=enc.ids, scored=scored, tokens=tokens, text=text)
 
 
 def shared_prefix(items: Sequence[Encoded]) -> int:

@@ -17,7 +17,7 @@ from reer.backends.base import (
     cut_at_stop,
 )
 from reer.backends.models import counting, load_model, load_tokenizer
-from reer.backends.render import render_prompt
+from reer.backends.render import encode_prompt
 from reer.backends.span_scorer import SpanScorer
 from reer.config import ModelConfig
 
@@ -66,10 +66,7 @@ class TransformersBackend:
     @torch.inference_mode()
     def _generate_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
         sampling = requests[0].sampling
-        prompts = [
-            self.tokenizer(render_prompt(self.tokenizer, r.messages, r.prefill), add_special_tokens=False).input_ids
-            for r in requests
-        ]
+        prompts = [encode_prompt(self.tokenizer, r.messages, r.prefill).ids for r in requests]
         rows = [ids for ids, r in zip(prompts, requests, strict=True) for _ in range(r.n)]
         width = max(map(len, rows))
         pad = self.tokenizer.eos_token_id

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reer.display import markdown, visible
 from reer.eval.benchmarks.writingbench import DOMAINS
 from reer.eval.results import BenchmarkResult, Estimate, EvalResults
 
@@ -32,14 +33,14 @@ def fmt(estimate: Estimate | None, digits: int = 1) -> str:
 
 
 def render_markdown(results: EvalResults) -> str:
-    lines = [f"# Evaluation of `{results.model}`", ""]
+    lines = [f"# Evaluation of {markdown(results.model)}", ""]
     if results.smoke_test_only:
         lines += ["> **SMOKE TEST ONLY** — judged by the embedded 135M model: these scores mean nothing.", ""]
     settings = results.settings
     answers = settings["answers"]
     lines += [
-        f"- judge: {results.judge}; judge prompts {settings['judge_prompts']}",
-        f"- answers: {answers['backend']}, temperature {answers['temperature']}, top-p {answers['top_p']}, "
+        f"- judge: {markdown(results.judge)}; judge prompts {markdown(settings['judge_prompts'])}",
+        f"- answers: {markdown(answers['backend'])}, temperature {answers['temperature']}, top-p {answers['top_p']}, "
         f"max {answers['max_new_tokens']} new tokens; seed {settings['seed']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()),
         f"- {results.created}; mean with {results.confidence:.0%} bootstrap interval; "
@@ -53,7 +54,7 @@ def render_markdown(results: EvalResults) -> str:
             lines += ["| " + " | ".join(fmt(e) for e in bench.headlines.values()) + " |", ""]
         first = next(iter(bench.metrics.values()), None)
         groups = list(first.groups) if first else []
-        lines += ["| metric | overall | " + " | ".join(_group_name(name, g) for g in groups) + " |"]
+        lines += ["| metric | overall | " + " | ".join(markdown(_group_name(name, g)) for g in groups) + " |"]
         lines += ["|---|---|" + "---|" * len(groups)]
         for metric, values in bench.metrics.items():
             cells = [fmt(values.overall), *(fmt(values.groups[g]) for g in groups)]
@@ -74,7 +75,7 @@ def render_markdown(results: EvalResults) -> str:
                 "",
             ]
     if lik := results.likelihood:
-        lines += [f"## Reference likelihood ({lik.pairs} held-out pairs, {lik.source})", ""]
+        lines += [f"## Reference likelihood ({lik.pairs} held-out pairs, {markdown(lik.source)})", ""]
         lines += ["Mean negative log-likelihood per reference token (lower is better):", ""]
         lines += ["| without thinking | with the model's thinking | gain | REER score without | REER score with |"]
         lines += ["|---|---|---|---|---|"]
@@ -89,6 +90,7 @@ def write_plots(out_dir: Path, results: EvalResults) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text: a `$` pair is no formula
     import matplotlib.pyplot as plt
 
     written = []
@@ -124,11 +126,11 @@ def _short_model(model: str) -> str:
 
 
 def _fitted(title: str, width_inches: float, fontsize: float = 10) -> str:
-    """Wrap ``title`` to the figure's width (about 0.55 em per character) and escape matplotlib's math `$`."""
+    """Wrap ``title`` to the figure's width (about 0.55 em per character)."""
     import textwrap
 
     per_line = max(20, int(width_inches * 72 / (fontsize * 0.55)))
-    return textwrap.fill(title, per_line).replace("$", r"\$")
+    return textwrap.fill(visible(title), per_line)
 
 
 def _length_scatter(plt: Any, out_dir: Path, name: str, bench: BenchmarkResult, results: EvalResults) -> Path:

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from reer.display import markdown
 from reer.filters import FilterReport
 from reer.language import prompt_language
 from reer.records.sample import SftSample
@@ -115,7 +116,7 @@ def _filters(facts: CardFacts) -> str:
     if not facts.filters:
         return "## Filters\n\nNone were applied (`--no-filter`)."
     rows = [(reason, n) for reason, n in sorted(facts.filters.reasons.items())]
-    settings = json.dumps(facts.filter_config, ensure_ascii=False)
+    settings = _json(facts.filter_config)
     kept = (facts.filter_config or {}).get("keep_truncated")
     return (
         "## Filters\n\nA trajectory can fail several checks; each failure is counted.\n\n"
@@ -146,13 +147,14 @@ def _summary(scores: list[float]) -> tuple[str, ...]:
 
 
 def _settings(facts: CardFacts) -> str:
-    text = "## How the thinking was found\n\n```json\n" + json.dumps(facts.search_config, indent=2, ensure_ascii=False)
+    text = "## How the thinking was found\n\n```json\n" + _json(facts.search_config, indent=2)
     text += "\n```"
     if facts.template_checked:
         text += (
-            f"\n\nEvery row was rendered with the chat template of `{facts.template_checked}`; the thinking survived."
+            f"\n\nEvery row was rendered with the chat template of {markdown(facts.template_checked)}; the thinking "
+            "survived."
         )
-    return text + "".join(f"\n\n{note}" for note in facts.notes)
+    return text + "".join(f"\n\n{markdown(note)}" for note in facts.notes)
 
 
 def _usage(facts: CardFacts) -> str:
@@ -163,7 +165,13 @@ def _usage(facts: CardFacts) -> str:
     return "## Loading\n\n" + hint
 
 
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON for a code span or block: a backtick from data is written as its JSON escape, so it cannot close
+    the code and turn the rest into Markdown."""
+    return json.dumps(value, indent=indent, ensure_ascii=False).replace("`", "\\u0060")
+
+
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)

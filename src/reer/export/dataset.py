@@ -6,6 +6,7 @@ crash never leaves a half-written dataset where a trainer would pick it up.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import random
@@ -164,7 +165,11 @@ def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSam
 
 def _write_folder(out_dir: Path, fmt: str, rows: list[Row], facts: CardFacts) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    _remove_abandoned(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-{os.getpid()}-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is an ordinary folder
     try:
         _write_rows(staging / file_name(fmt), rows, fmt)
         (staging / "README.md").write_text(render_card(facts), encoding="utf-8")
@@ -173,6 +178,24 @@ def _write_folder(out_dir: Path, fmt: str, rows: list[Row], facts: CardFacts) ->
         _swap_in(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_abandoned(out_dir: Path) -> None:
+    """Staging folders of exports that were killed: their process is gone, so nobody will finish them."""
+    for staging in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.staging-*"):
+        pid = staging.name.removeprefix(f".{out_dir.name}.staging-").split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _check_destination(out_dir: Path) -> None:

@@ -141,7 +141,8 @@ def read_samples(path: Path) -> list[SftSample]:
     samples, problems = [], []
     for number, row in read_rows(path):
         if not isinstance(row, dict):
-            problems.append(RowProblem(str(path), number, "row", getattr(row, "message", "expected an object")))
+            field, message = getattr(row, "field", "row"), getattr(row, "message", "expected an object")
+            problems.append(RowProblem(str(path), number, field, message))
             continue
         try:
             samples.append(to_sample(row, number))

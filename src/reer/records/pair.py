@@ -109,7 +109,7 @@ def _mapped_pair(row: Any, fields: FieldMap) -> Pair:
 
 def _object(row: Any) -> dict[str, Any]:
     if isinstance(row, Unparsable):
-        raise _RowError("row", row.message)
+        raise _RowError(row.field, row.message)
     if not isinstance(row, dict):
         raise _RowError("row", f"expected an object, got {type(row).__name__}")
     return row

@@ -6,6 +6,7 @@ always reported the same way: file, line, field.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,28 +46,84 @@ def read_rows(path: Path, split: str | None = None) -> Iterator[tuple[int, Any]]
 
 
 class Unparsable:
-    """A JSONL line that is not JSON; reported as a row problem, not a crash."""
+    """A JSONL line that cannot be read (not UTF-8, not JSON, not valid Unicode); a row problem, not a crash."""
 
-    def __init__(self, message: str) -> None:
-        self.message = message
+    def __init__(self, message: str, field: str = "row") -> None:
+        self.message, self.field = message, field
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
-            try:
-                yield number, json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, Unparsable(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    """Each line decoded and parsed on its own: an undecodable or unparsable line is that row's problem.
+    A UTF-8 byte-order mark is ignored; a file with a UTF-16 one is read as UTF-16."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            data = data.decode("utf-16").encode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: starts like UTF-16 but is not ({exc.reason}); save it as UTF-8") from exc
+    data = data.removeprefix(codecs.BOM_UTF8)
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, Unparsable(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1})")
+            continue
+        yield number, parse_json(text)
+
+
+def parse_json(text: str) -> Any:
+    """A JSON value whose every string is valid Unicode, or :class:`Unparsable` saying what is wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Unparsable(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return Unparsable("not usable JSON (nested too deeply)")
+    except ValueError:  # an integer beyond Python's 4,300-digit conversion limit
+        return Unparsable("not usable JSON (a number with more than 4,300 digits)")
+    if (where := _invalid_unicode(value)) is not None:
+        return Unparsable("a lone surrogate (an escape like \\ud800): not valid Unicode", where or "row")
+    return value
+
+
+def _invalid_unicode(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` a string cannot be encoded as UTF-8 (a lone surrogate), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        name = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and _invalid_unicode(key, name) is not None:
+            return name
+        if (found := _invalid_unicode(item, name)) is not None:
+            return found
+    return None
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 at byte {exc.start + 1}; a .json input is read whole") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    data = parse_json(text)
+    if isinstance(data, Unparsable):
+        raise InputError(f"{path}: {data.message}; a .json input is read whole (JSONL reads rows one by one)")
     if not isinstance(data, list):
         raise InputError(f"{path}: a .json input must hold a list of rows")
     yield from enumerate(data, start=1)

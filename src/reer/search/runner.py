@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reer import prompts
-from reer.backends import open_backends
+from reer.backends import check_backends, open_backends, open_token_counter
 from reer.backends.batching import Batcher
 from reer.config import ReerConfig, fingerprint
 from reer.errors import ConfigError, ReerError
@@ -75,7 +75,7 @@ def synthesize(
         store = open_run(run_dir, config, force=force)
         try:
             conflicts = store.add_items(pairs, config.search.rollouts)
-            todo = store.unfinished()
+            todo = _fitting(store, store.unfinished(), config)
             if on_start:
                 on_start(len(todo))
             if todo:
@@ -94,6 +94,51 @@ def synthesize(
             return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:
             store.close()
+
+
+PROMPT_ALLOWANCE = 256  # tokens of instructions, chat template and tags around the request and the reference
+
+
+def _fitting(store: RunStore, todo: list[tuple[Pair, Trajectory]], config: ReerConfig) -> list[tuple[Pair, Trajectory]]:
+    """The work that fits the models; items too long for them are rejected up front, with the reason, before a
+    model loads (a reference of megabytes would otherwise exhaust the memory of the first engine call)."""
+    fresh = [(pair, t) for pair, t in todo if t.initial is None]
+    if not fresh:
+        return todo
+    check_backends(config)
+    count = open_token_counter(config.scorer_model)
+    rejected = set()
+    for pair, trajectory in fresh:
+        reason = _too_long(pair, config, count)
+        if reason is not None:
+            trajectory.status, trajectory.reject_reason = "rejected", reason
+            store.save_finish(trajectory)
+            rejected.add((pair.id, trajectory.rollout))
+    return [(pair, t) for pair, t in todo if (pair.id, t.rollout) not in rejected]
+
+
+def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int]) -> str | None:
+    """Why ``pair`` cannot be searched: over the pre-filter's maxima, or no room in the context for at least
+    ``search.min_initial_tokens`` of thinking beside the request and the reference (both are in the prompts)."""
+    limits = config.pairs
+    sizes = {}
+    for name, text, most in (
+        ("query", pair.query, limits.max_query_tokens),
+        ("reference", pair.reference, limits.max_reference_tokens),
+    ):
+        if len(text) > 64 * most:  # no tokenizer gets under its maximum from here: do not tokenize megabytes
+            return f"{name}_too_long ({len(text):,} characters; pairs.max_{name}_tokens is {most})"
+        sizes[name] = count(text)
+        if sizes[name] > most:
+            return f"{name}_too_long ({sizes[name]} tokens > pairs.max_{name}_tokens {most})"
+    context = min(config.generator.context_length, config.scorer_model.context_length)
+    needed = sizes["query"] + sizes["reference"] + PROMPT_ALLOWANCE + config.search.min_initial_tokens
+    if needed > context:
+        return (
+            f"too_long_for_context (request + reference + {PROMPT_ALLOWANCE} prompt + "
+            f"{config.search.min_initial_tokens} thinking = {needed} tokens > context_length {context})"
+        )
+    return None
 
 
 def _searcher(config: ReerConfig) -> Searcher:

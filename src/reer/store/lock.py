@@ -27,6 +27,8 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ReerError(f"{self.run_dir} is a file, not a run directory; choose another output directory")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         if not _exclusive(fd):
