@@ -82,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(429, {"error": "slow down"}, {"Retry-After": "1"})
         if fault == "hang":
             time.sleep(30)
+        if fault == "echo-headers":  # a careless 4xx body that quotes the request, key included
+            return self._send(400, {"error": "bad request", "headers": dict(self.headers)})
         if self.path == "/v1/completions":
             return self._send(200, vllm_answer(body["prompt"], fault))
         if self.path == "/generate":

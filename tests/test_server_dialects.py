@@ -15,7 +15,7 @@ import pytest
 from reer.backends import ScoreRequest, load_backend
 from reer.backends.dialects import ScoringResponseError
 from reer.backends.http import ServerError
-from reer.config import ModelConfig, ReerConfig, SearchConfig
+from reer.config import JudgeConfig, ModelConfig, ReerConfig, SearchConfig
 from reer.records import Pair
 from reer.search.runner import synthesize
 from reer.store import RunStore
@@ -133,6 +133,20 @@ def test_retries_are_recorded_with_the_stage_that_made_them(shape_server, tmp_pa
     initial = sorted(t.initial.retries for t in trajectories)
     steps = [step.retries for t in trajectories for step in t.steps]
     assert initial == [0, 1] and steps and set(steps) == {0}
+
+
+def test_a_key_echoed_by_a_server_is_redacted_and_a_url_with_credentials_is_refused(shape_server, monkeypatch):
+    monkeypatch.setenv("REER_TEST_KEY", "sk-planted-secret-0123")
+    backend = load_backend(served(shape_server, "vllm", api_key_env="REER_TEST_KEY"), "score", "scorer")
+    control(shape_server, fault="echo-headers", times=1)
+    with pytest.raises(ServerError, match="HTTP 400") as refused:
+        backend.score([REQUEST])
+    assert "sk-planted-secret-0123" not in str(refused.value) and "[key redacted]" in str(refused.value)
+    for url in ("http://user:sk-1@127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1?api_key=sk-1"):
+        with pytest.raises(ValueError, match="no credentials"):
+            ModelConfig(backend="openai", base_url=url)
+        with pytest.raises(ValueError, match="no credentials"):
+            JudgeConfig(kind="openai", base_url=url)
 
 
 def _trajectories(run_dir: Path) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -145,12 +147,15 @@ def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
             description = f"{terminal(trajectory.item_id)} · {where}"
             progress.update(task, description=description, advance=1 if kind == "finish" else 0)
 
+        previous = signal.signal(signal.SIGINT, _first_interrupt)
         try:
             summary = run_search(pairs, output, cfg, force=force, on_start=on_start, on_event=on_event)
         except KeyboardInterrupt:
             progress.stop()
             err.print("[yellow]interrupted[/]: every completed stage is saved; rerun the same command to resume")
             raise typer.Exit(130) from None
+        finally:
+            signal.signal(signal.SIGINT, previous)
     _print_summary(summary, output)
     for item_id in summary.conflicts:
         err.print(
@@ -158,6 +163,19 @@ def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
             "query/reference; kept the stored one"
         )
     return int(bool(summary.counts.get("failed") or summary.conflicts))
+
+
+def _first_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C: stop after each running item's current stage. A second Ctrl-C quits at once — safe, since every
+    saved stage is already committed (it is no different from a kill)."""
+    os.write(2, b"\nstopping after the current stage of each running item; Ctrl-C again quits at once\n")
+    signal.signal(signal.SIGINT, _second_interrupt)
+    raise KeyboardInterrupt
+
+
+def _second_interrupt(signum: int, frame: Any) -> None:
+    os.write(2, b"quit: every completed stage is saved; rerun the same command to resume\n")
+    os._exit(130)
 
 
 def _print_summary(summary: Any, run_dir: Path) -> None:

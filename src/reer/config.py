@@ -14,6 +14,7 @@ import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -65,11 +66,21 @@ class ModelConfig(StrictModel):
     connect_timeout: float = Field(10.0, gt=0, description="openai: seconds to connect.")
     read_timeout: float = Field(600.0, gt=0, description="openai: seconds to wait for an answer.")
     retries: int = Field(5, ge=0, description="openai: retries on connection errors, 429 and 5xx (with backoff).")
+    timeout: float = Field(
+        3600.0, gt=0, description="In-process engines: seconds one call may take before the run stops as stuck."
+    )
 
     @field_validator("base_url", mode="before")
     @classmethod
     def _url_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_secret_in_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            secret_free_url(url)
+        return urls
 
     def identity(self) -> dict[str, Any]:
         """What of this config changes results (for the run fingerprint): not where a server is or how traffic
@@ -78,8 +89,19 @@ class ModelConfig(StrictModel):
         return {key: value for key, value in data.items() if key not in _SERVED or value != _SERVED[key]}
 
 
-_TRAFFIC = {"base_url", "api_key_env", "max_concurrency", "connect_timeout", "read_timeout", "retries"}
+_TRAFFIC = {"base_url", "api_key_env", "max_concurrency", "connect_timeout", "read_timeout", "retries", "timeout"}
 _SERVED: dict[str, Any] = {"tokenizer": None, "scoring": "echo", "chat_only": False}
+
+
+def secret_free_url(url: str) -> str:
+    """Refuse a server address that carries credentials: URLs are printed, logged and stored with the run."""
+    parts = urlsplit(url)
+    if parts.username or parts.password or parts.query:
+        raise ValueError(
+            "put no credentials or query in a server URL (it is printed and stored): give the root, e.g. "
+            "http://host:8000/v1, and the key through api_key_env"
+        )
+    return url
 
 
 class Opener(StrictModel):
@@ -278,6 +300,12 @@ class JudgeConfig(StrictModel):
         "local", description="'openai': any OpenAI-compatible chat endpoint; 'local': a model run in-process."
     )
     base_url: str | None = Field(None, description="Endpoint root, e.g. https://api.openai.com/v1 (kind openai).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_secret_in_url(cls, url: str | None) -> str | None:
+        return url if url is None else secret_free_url(url)
+
     model: str = Field(EMBEDDED_MODEL, description="Model name at the endpoint (kind openai).")
     local: ModelConfig = Field(
         default_factory=ModelConfig,

@@ -27,6 +27,7 @@ from tests.conftest import LONG_REFERENCE
 
 _MARK = re.compile(r"\[fault:(\w+)\]")
 HANG_SECONDS = 3600.0
+SLOW_SECONDS = 0.4
 
 
 class FaultyBackend(FakeBackend):
@@ -53,6 +54,8 @@ class FaultyBackend(FakeBackend):
     def _raise_for(self, faults: list[str | None]) -> None:
         if "hang" in faults:
             time.sleep(HANG_SECONDS)
+        if "slow" in faults:
+            time.sleep(SLOW_SECONDS)
         if "permanent" in faults:
             raise RuntimeError("injected fault: this input always breaks the engine")
         if "transient" in faults:
@@ -95,9 +98,10 @@ def reer_command(*args: str) -> list[str]:
     return [sys.executable, "-c", _ENTRY, *args]
 
 
-def fault_config(path: Path, concurrency: int = 1, **search: Any) -> Path:
+def fault_config(path: Path, concurrency: int = 1, timeout: float = 3600.0, **search: Any) -> Path:
     """A config file for the faulty backend."""
-    settings = {"generator": {"backend": "faulty"}, "search": {"max_steps": 2, **search}, "concurrency": concurrency}
+    generator = {"backend": "faulty", "timeout": timeout}
+    settings = {"generator": generator, "search": {"max_steps": 2, **search}, "concurrency": concurrency}
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return path
 

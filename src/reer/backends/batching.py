@@ -16,8 +16,11 @@ import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
+
+from reer.errors import ReerError
 
 
 @dataclass
@@ -27,13 +30,30 @@ class _Job:
     future: Future = field(default_factory=Future)
 
 
+class EngineTimeout(ReerError):
+    """An engine call ran past its time limit: the engine is stuck, and every later call would wait behind it."""
+
+
 class Batcher:
-    """Wraps a backend; thread-safe ``generate`` and ``score`` that are batched across callers."""
+    """Wraps a backend; thread-safe ``generate`` and ``score`` that are batched across callers.
+
+    Engine calls run in the dispatcher thread, so a caller can stop waiting: after ``timeout`` seconds it
+    gets :class:`EngineTimeout` (stopping the run with a clear message), and so does every later caller —
+    an in-process engine cannot be interrupted, and everything else would queue behind the stuck call.
+    """
 
     def __init__(
-        self, backend: Any, max_requests: int = 32, max_wait: float = 0.005, engine_lock: threading.Lock | None = None
+        self,
+        backend: Any,
+        max_requests: int = 32,
+        max_wait: float = 0.005,
+        engine_lock: threading.Lock | None = None,
+        timeout: float | None = None,
+        name: str = "the engine",
     ) -> None:
         self.backend, self.max_requests, self.max_wait = backend, max_requests, max_wait
+        self.timeout, self.name = timeout, name
+        self.stuck: str | None = None  # set once a call has timed out
         # Batchers of one run share a lock so a generator and a scorer never compute at the same time
         # on the same cores (or device): that oversubscription costs more than it overlaps.
         self.engine_lock = engine_lock or threading.Lock()
@@ -49,9 +69,19 @@ class Batcher:
         return self._submit("score", requests)
 
     def _submit(self, kind: str, requests: Sequence[Any]) -> list[Any]:
+        if self.stuck:
+            raise EngineTimeout(self.stuck)
         job = _Job(kind, requests)
         self._jobs.put(job)
-        return job.future.result()
+        try:
+            return job.future.result(timeout=self.timeout)
+        except FutureTimeout:
+            self.stuck = (
+                f"{self.name} did not answer within {self.timeout:g} s (its `timeout:`); it is stuck, so the run "
+                "stopped. Everything finished is saved: rerun to resume, with a larger timeout if calls are "
+                "just slow."
+            )
+            raise EngineTimeout(self.stuck) from None
 
     def _dispatch(self) -> None:
         while True:

@@ -41,6 +41,7 @@ class Traffic:
         if not urls:
             raise ConfigError("the openai backend needs base_url: the server root(s), e.g. http://127.0.0.1:8000/v1")
         headers = {}
+        self._key: str | None = None
         if api_key_env:
             key = os.environ.get(api_key_env)
             if not key:
@@ -49,6 +50,7 @@ class Traffic:
                     "it, or set api_key_env to null for a server that needs no key"
                 )
             headers["Authorization"] = f"Bearer {key}"
+            self._key = key
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         self.client = httpx.Client(timeout=timeout, headers=headers, limits=limits)
@@ -80,7 +82,7 @@ class Traffic:
                             return response.json()
                         except ValueError as exc:
                             raise ServerError(f"{url} answered with something that is not JSON") from exc
-                    problem = f"HTTP {response.status_code} from {url}: {response.text[:300]}"
+                    problem = f"HTTP {response.status_code} from {url}: {self.redacted(response.text[:300])}"
                     if response.status_code < 500 and response.status_code not in RETRIED_STATUS:
                         raise ServerError(f"the server refused the request: {problem}")
                     wait = _retry_after(response) or wait
@@ -90,6 +92,11 @@ class Traffic:
                 note_retry()
                 time.sleep(wait)
         raise ServerError(f"the server kept failing after {self.retries + 1} attempts ({problem}); rerun to retry")
+
+    def redacted(self, text: str) -> str:
+        """``text`` without the key: servers' error bodies sometimes echo the request's headers, and error
+        messages end up in the run store and on the terminal."""
+        return text.replace(self._key, "[key redacted]") if self._key else text
 
     def close(self) -> None:
         self.client.close()

@@ -14,7 +14,7 @@ from typing import Any
 from reer import prompts
 from reer.backends import check_backends, open_backends, open_token_counter
 from reer.backends.batching import Batcher
-from reer.config import ReerConfig, fingerprint
+from reer.config import ModelConfig, ReerConfig, fingerprint
 from reer.errors import ConfigError, ReerError
 from reer.records import Pair
 from reer.records.trajectory import Step, Trajectory
@@ -143,17 +143,19 @@ def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int]) -> st
 
 def _searcher(config: ReerConfig) -> Searcher:
     generator, scorer = open_backends(config)
-    if config.concurrency > 1:  # requests of concurrent items meet in one batcher per local engine
-        lock = threading.Lock()
-        batched = _batched(generator, lock)
-        generator, scorer = batched, batched if scorer is generator else _batched(scorer, lock)
-    return Searcher(generator, scorer, config.search, seed=config.seed)
+    lock = threading.Lock()  # a generator and a scorer in this process never compute at once
+    batched = _batched(generator, lock, config.generator, "the generator")
+    scorer = batched if scorer is generator else _batched(scorer, lock, config.scorer_model, "the scorer")
+    return Searcher(batched, scorer, config.search, seed=config.seed)
 
 
-def _batched(backend: Any, lock: threading.Lock) -> Any:
-    """In-process engines gain from batching and must not compute at once; a server backend takes
-    concurrent calls itself (bounded by its own traffic control), so it is used as it is."""
-    return Batcher(backend, engine_lock=lock) if getattr(backend, "local_compute", True) else backend
+def _batched(backend: Any, lock: threading.Lock, model: ModelConfig, name: str) -> Any:
+    """In-process engines go through a batcher: requests of concurrent items meet in one call, and a call that
+    hangs past ``timeout`` stops the run instead of hanging it. A server backend takes concurrent calls itself
+    (bounded by its own traffic control and timeouts), so it is used as it is."""
+    if not getattr(backend, "local_compute", True):
+        return backend
+    return Batcher(backend, engine_lock=lock, timeout=model.timeout, name=f"{name} ({model.backend})")
 
 
 class _Stopped(Exception):
