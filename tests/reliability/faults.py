@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -96,6 +97,11 @@ _ENTRY = (
 def reer_command(*args: str) -> list[str]:
     """``reer ARGS`` in a new process that also knows backend ``faulty`` (run it with ``cwd=REPO``)."""
     return [sys.executable, "-c", _ENTRY, *args]
+
+
+def run_reer(*args: str) -> subprocess.CompletedProcess:
+    """``reer ARGS`` (with backend ``faulty``) to its end."""
+    return subprocess.run(reer_command(*args), capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
 def fault_config(path: Path, concurrency: int = 1, timeout: float = 3600.0, **search: Any) -> Path:

@@ -13,11 +13,7 @@ import pytest
 from reer.store import RunStore
 from reer.store.lock import RunLock, writer_pid
 from tests.conftest import CI, wait_for
-from tests.reliability.faults import REPO, fault_config, reer_command, write_pairs
-
-
-def reer(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(reer_command(*args), capture_output=True, text=True, cwd=REPO, timeout=300)
+from tests.reliability.faults import REPO, fault_config, reer_command, run_reer, write_pairs
 
 
 def done(run_dir) -> int:
@@ -50,7 +46,7 @@ def writing(tmp_path):
 def test_a_second_writer_is_refused_at_once_and_a_killed_one_leaves_no_lock(writing):
     writer, run, command = writing
     started = time.monotonic()
-    second = reer(*command)
+    second = run_reer(*command)
     assert second.returncode == 1 and time.monotonic() - started < 30
     assert f"is being written by another reer process (pid {writer.pid})" in second.stderr
     assert "Traceback" not in second.stderr and done(run) == 5
@@ -64,13 +60,13 @@ def test_a_second_writer_is_refused_at_once_and_a_killed_one_leaves_no_lock(writ
 
 def test_status_export_and_filter_work_while_a_run_writes(writing, tmp_path):
     _, run, _ = writing
-    status = reer("status", str(run))
+    status = run_reer("status", str(run))
     assert status.returncode == 0 and "done" in status.stdout and "item-5" in status.stdout
-    exported = reer("export", str(run), "-o", str(tmp_path / "out"), "--no-filter", "--format", "records")
+    exported = run_reer("export", str(run), "-o", str(tmp_path / "out"), "--no-filter", "--format", "records")
     assert exported.returncode == 0, exported.stderr
     assert "still being written" in exported.stderr
     assert len((tmp_path / "out" / "train.jsonl").read_text().splitlines()) == 5
-    filtered = reer("filter", str(run))
+    filtered = run_reer("filter", str(run))
     assert filtered.returncode == 0, filtered.stderr
 
 

@@ -131,12 +131,20 @@ def _to_pair(row: Any) -> Pair:
     return Pair(id=_row_id(row_id, query, reference), query=query, reference=reference, source=_source(row))
 
 
+MAX_ID_CHARS = 256
+
+
 def _row_id(row_id: Any, query: str, reference: str) -> str:
     if row_id is None:
         return hashlib.sha1(f"{query}\x00{reference}".encode()).hexdigest()[:12]
     if not isinstance(row_id, str | int) or isinstance(row_id, bool):
         raise _RowError("id", f"must be a string or an integer, got {type(row_id).__name__}")
-    return str(row_id)
+    text = str(row_id)
+    if not text.strip() or len(text) > MAX_ID_CHARS:
+        raise _RowError("id", f"must have 1 to {MAX_ID_CHARS} characters, has {len(text)}")
+    if not text.isprintable():  # ids go into file names, logs and tables: no newlines or escape codes
+        raise _RowError("id", "holds control or invisible characters (newlines, escape codes, bidi overrides)")
+    return text
 
 
 def _source(row: dict[str, Any]) -> dict[str, Any]:
