@@ -3,6 +3,7 @@ Nothing finished is lost, nothing is done twice, the database stays intact and t
 byte-identical to those of runs never interrupted."""
 
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -105,6 +106,9 @@ def test_kills_during_export_leave_it_absent_or_complete(tmp_path):
     kill_at_random(command, random.Random(7), 0.2, 1.5, absent_or_complete)
     assert run_reer("export", str(tmp_path / "run"), "-o", str(out), "--no-filter").returncode == 0
     absent_or_complete()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # an ordinary folder, not a private temporary one
     assert not list(tmp_path.glob(".dataset.staging-*"))  # what the killed exports left was cleared
 
 

@@ -52,3 +52,34 @@ def test_likelihood_refuses_invalid_values():
     good = ScoreResult([-0.5, -1.0], ["a", "b"])
     with pytest.raises(InvalidScores, match="nan is not a log-probability"):
         measurements(good, ScoreResult([float("nan"), -1.0], ["a", "b"]), None, 2.0)
+
+
+def test_garbage_from_the_generator_fails_only_its_item_and_the_run_goes_on(tmp_path):
+    """NUL, escape codes and a lone surrogate in generated text: never a crash of the run."""
+    summary = synthesize(fault_pairs("garbage", n=3), tmp_path / "run", faulty(2))
+    assert summary.counts.get("done", 0) == 2 and summary.total == 3
+    status, error = outcomes(tmp_path / "run")["item-0"]
+    assert status == "failed" and "surrogates not allowed" in error  # refused by the store, with the reason
+
+
+def test_a_reference_of_megabytes_is_rejected_before_any_model_call(tmp_path):
+    huge = fault_pairs(None, n=2)
+    huge[0] = huge[0].model_copy(update={"reference": "The sea rolls in. " * 300_000})  # 5.4 MB
+    summary = synthesize(huge, tmp_path / "run", faulty(1))
+    assert summary.counts == {"rejected": 1, "done": 1}
+    store = RunStore.open_existing(tmp_path / "run")
+    try:
+        rejected = store.trajectory("item-0", 0)
+    finally:
+        store.close()
+    assert rejected.initial is None and rejected.reject_reason.startswith("reference_too_long (5,400,000 characters")
+
+
+def test_a_failed_start_binds_no_configuration(tmp_path):
+    """A typo in the backend's name stops the start; the corrected command is not refused as a changed config."""
+    from reer.errors import BackendError
+
+    items = fault_pairs(n=2)
+    with pytest.raises(BackendError, match="did you mean"):
+        synthesize(items, tmp_path / "run", ReerConfig(generator=ModelConfig(backend="fakee")))
+    assert synthesize(items, tmp_path / "run", ReerConfig(generator=ModelConfig(backend="fake"))).counts == {"done": 2}

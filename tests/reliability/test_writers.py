@@ -110,3 +110,48 @@ def _shell(command: list[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(part) for part in command)
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_a_rerun_with_room_finishes_it(tmp_path):
+    """The run's disk fills mid-run: one line, exit 1, the finished items intact; given room, the same
+    command finishes the rest. The export to a full disk fails the same way and leaves no partial folder."""
+    if shutil.which("unshare") is None or (os.geteuid() != 0 and not CI):
+        pytest.skip("needs unshare and root for a small tmpfs")
+    pairs = write_pairs(tmp_path / "pairs.jsonl", n=200)
+    config = fault_config(tmp_path / "faulty.yaml")
+    disk, logs = tmp_path / "disk", tmp_path / "logs"
+    disk.mkdir()
+    logs.mkdir()
+    synthesize = _shell(reer_command("synthesize", str(pairs), "-o", f"{disk}/run", "-c", str(config)))
+    export = _shell(reer_command("export", f"{disk}/run", "-o", f"{disk}/out", "--no-filter"))
+    script = (
+        f"mount -t tmpfs -o size=640k tmpfs {disk} && "
+        f"{{ {synthesize} > {logs}/full.out 2> {logs}/full.err; echo $? > {logs}/full.rc; }}; "
+        f"cp {disk}/run/reer.sqlite* {logs}/ ; "
+        f"mount -o remount,size=64m {disk} && "
+        f"{{ {synthesize} > /dev/null 2> {logs}/room.err; echo $? > {logs}/room.rc; }}; "
+        f"cp {disk}/run/reer.sqlite {logs}/room.sqlite; "
+        f"dd if=/dev/zero of={disk}/filler bs=64k 2>/dev/null; "  # until the disk is full
+        f"{{ {export} > /dev/null 2> {logs}/export.err; echo $? > {logs}/export.rc; }}; "
+        f"ls -a {disk} > {logs}/after-export.txt"
+    )
+    subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=REPO, timeout=600, check=True)
+    full_error = (logs / "full.err").read_text()
+    assert (logs / "full.rc").read_text().strip() == "1", full_error
+    assert full_error.startswith("error: ") and full_error.count("\n") == 1 and "full" in full_error
+    db = sqlite3.connect(logs / "reer.sqlite")  # the copy taken while the disk was full
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finished_before = db.execute("SELECT COUNT(*) FROM trajectories WHERE status = 'done'").fetchone()[0]
+    db.close()
+    assert 0 < finished_before < 200
+    assert (logs / "room.rc").read_text().strip() == "0", (logs / "room.err").read_text()
+    db = sqlite3.connect(logs / "room.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM trajectories WHERE status = 'done'").fetchone()[0] == 200
+    db.close()
+    export_error = (logs / "export.err").read_text()
+    assert (
+        (logs / "export.rc").read_text().strip() == "1"
+        and export_error.startswith("error: ")
+        and "Traceback" not in export_error
+    )
+    assert "out" not in (logs / "after-export.txt").read_text().split()
