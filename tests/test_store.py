@@ -42,6 +42,20 @@ def test_a_version_1_run_is_upgraded_in_place(tmp_path, pair):
         store.close()
 
 
+def test_a_reader_upgrades_an_old_run_once_then_reads_it(tmp_path):
+    db = sqlite3.connect(tmp_path / "reer.sqlite")
+    db.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    db.execute("INSERT INTO items (id, position, query, reference) VALUES ('old', 0, 'Q', 'R')")
+    db.commit()
+    db.close()
+    store = RunStore.open_existing(tmp_path, readonly=True)
+    try:
+        assert store.pair("old").reference == "R"
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    finally:
+        store.close()
+
+
 def test_newer_schema_is_refused(tmp_path):
     RunStore(tmp_path).close()
     db = sqlite3.connect(tmp_path / "reer.sqlite")

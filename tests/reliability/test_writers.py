@@ -94,13 +94,18 @@ def test_reading_commands_work_on_read_only_media(tmp_path, ending):
         f"{{ touch {mount}/probe 2>/dev/null && exit 9; true; }} && "
         f"{_shell(reer_command('status', str(mount)))} && "
         f"{_shell(reer_command('export', str(mount), '-o', str(out), '--no-filter', '--format', 'records'))} && "
-        f"{_shell(reer_command('filter', str(mount)))}"
+        f"{_shell(reer_command('filter', str(mount)))} && "
+        f"{{ {_shell(reer_command('synthesize', str(pairs), '-o', str(mount / 'new'), '-c', str(config)))} "
+        f"2> {tmp_path}/write.err; echo $? > {tmp_path}/write.rc; }}"
     )
     result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert f"{expected} finished trajectories" in result.stdout  # filter's count
     assert len((out / "train.jsonl").read_text().splitlines()) == expected
     assert "verdicts were not stored" in result.stderr
+    write_error = (tmp_path / "write.err").read_text()  # a new run cannot be written there: one line
+    assert (tmp_path / "write.rc").read_text().strip() == "1" and write_error.count("\n") == 1
+    assert write_error.startswith("error: Read-only file system")
     db = sqlite3.connect(run / "reer.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
