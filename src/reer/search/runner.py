@@ -144,18 +144,19 @@ def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int]) -> st
 def _searcher(config: ReerConfig) -> Searcher:
     generator, scorer = open_backends(config)
     lock = threading.Lock()  # a generator and a scorer in this process never compute at once
-    batched = _batched(generator, lock, config.generator, "the generator")
-    scorer = batched if scorer is generator else _batched(scorer, lock, config.scorer_model, "the scorer")
+    wait = 0.005 if config.concurrency > 1 else 0.0  # alone, a call has no one to wait for
+    batched = _batched(generator, lock, wait, config.generator, "the generator")
+    scorer = batched if scorer is generator else _batched(scorer, lock, wait, config.scorer_model, "the scorer")
     return Searcher(batched, scorer, config.search, seed=config.seed)
 
 
-def _batched(backend: Any, lock: threading.Lock, model: ModelConfig, name: str) -> Any:
-    """In-process engines go through a batcher: requests of concurrent items meet in one call, and a call that
-    hangs past ``timeout`` stops the run instead of hanging it. A server backend takes concurrent calls itself
-    (bounded by its own traffic control and timeouts), so it is used as it is."""
+def _batched(backend: Any, lock: threading.Lock, wait: float, model: ModelConfig, name: str) -> Any:
+    """In-process engines go through a batcher: requests of concurrent items meet in one call (gathered for
+    ``wait`` seconds), and a call that hangs past ``timeout`` stops the run instead of hanging it. A server
+    backend takes concurrent calls itself (bounded by its own traffic control and timeouts): used as it is."""
     if not getattr(backend, "local_compute", True):
         return backend
-    return Batcher(backend, engine_lock=lock, timeout=model.timeout, name=f"{name} ({model.backend})")
+    return Batcher(backend, max_wait=wait, engine_lock=lock, timeout=model.timeout, name=f"{name} ({model.backend})")
 
 
 class _Stopped(Exception):
