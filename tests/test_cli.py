@@ -210,3 +210,14 @@ def test_pairs_reverse_query_through_the_cli_resumes_from_its_journal(tmp_path):
     again = reer(*args, "--reverse-query", "--no-filter")
     assert again.returncode == 0 and out.read_text() == "".join(p.model_dump_json() + "\n" for p in written)
     assert len(journal.read_text().splitlines()) == 2 + len(dropped)  # nothing was asked twice
+
+
+def test_status_of_a_large_run_lists_only_what_is_unfinished(tmp_path, fake_config, pair):
+    pairs = tmp_path / "many.jsonl"
+    pairs.write_text("".join(pair.model_copy(update={"id": f"item-{k}"}).model_dump_json() + "\n" for k in range(102)))
+    assert reer("synthesize", str(pairs), "-o", str(tmp_path / "run"), "-c", str(fake_config)).returncode == 0
+    short = reer("status", str(tmp_path / "run"))
+    assert short.returncode == 0 and "102 trajectories: the table lists unfinished ones only" in short.stdout
+    assert "item-7 " not in short.stdout and "done" in short.stdout
+    full = reer("status", str(tmp_path / "run"), "--all")
+    assert "item-101" in full.stdout and "item-7 " in full.stdout

@@ -148,3 +148,32 @@ def test_a_stopping_run_ends_running_items_at_their_next_saved_stage(tmp_path, p
     assert len(store.trajectory(pair.id, 0).steps) == 1
     store.close()
     assert synthesize([pair, other], tmp_path, config).counts == {"done": 2}
+
+
+def test_the_overview_and_the_light_records_agree_with_the_full_ones(tmp_path, pair):
+    """`status` reads one query; exports read records without their per-token values: same facts."""
+    pairs = [pair.model_copy(update={"id": f"item-{k}"}) for k in range(3)]
+    synthesize(pairs, tmp_path, ReerConfig.model_validate({"generator": {"backend": "fake"}}))
+    store = RunStore(tmp_path)
+    try:
+        store.add_items([pair.model_copy(update={"id": "later"})], rollouts=1)  # pending: no record yet
+        full = store.all_trajectories()
+        lines = store.overview()
+        assert [(s.item_id, s.status, s.initial_score, s.final_score, s.steps) for s in lines] == [
+            (t.item_id, t.status, t.initial_score, t.final_score, len(t.steps)) for t in full
+        ]
+        assert [s.item_id for s in store.overview(unfinished_only=True)] == ["later"]
+        assert len(store.overview(limit=2)) == 2
+        light = [t for _, t in store.finished(logprobs=False)]
+        assert [t.model_dump(exclude={"initial", "steps", "scored_tokens"}) for t in light] == [
+            t.model_dump(exclude={"initial", "steps", "scored_tokens"}) for t in full if t.status == "done"
+        ]
+        assert all(not t.initial.scored.token_logprobs for t in light) and full[0].initial.scored.token_logprobs
+        assert [t.final_score for t in light] == [t.final_score for t in full[:3]]
+        assert [[c.scored.score if c.scored else None for s in t.steps for c in s.candidates] for t in light] == [
+            [c.scored.score if c.scored else None for s in t.steps for c in s.candidates] for t in full[:3]
+        ]
+        unfinished = store.unfinished()
+        assert [(p.id, t.status, t.initial) for p, t in unfinished] == [("later", "pending", None)]
+    finally:
+        store.close()

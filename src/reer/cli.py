@@ -192,8 +192,14 @@ def _print_summary(summary: Any, run_dir: Path) -> None:
     console.print(table)
 
 
+STATUS_ROWS = 100  # a run's table beyond this lists only its unfinished items (`--all`: every one)
+
+
 @app.command()
-def status(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    all_items: Annotated[bool, typer.Option("--all", help="List every item, however many.")] = False,
+) -> None:
     """Progress of a run: counts per status, scores, failures."""
     from reer.search.runner import summarize
     from reer.store import RunStore
@@ -202,18 +208,26 @@ def status(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     try:
         summary = summarize(store)
         _print_summary(summary, run_dir)
+        few = all_items or summary.total <= STATUS_ROWS
         table = Table("item", "rollout", "status", "initial", "final", "steps", "note")
-        for t in store.all_trajectories():
+        for item in store.overview(unfinished_only=not few, limit=None if all_items else STATUS_ROWS):
             table.add_row(
-                Text(visible(t.item_id)),
-                str(t.rollout),
-                t.status,
-                _num(t.initial_score),
-                _num(t.final_score),
-                str(len(t.steps)),
-                Text(visible(t.reject_reason or t.error or t.stop_reason or "")),
+                Text(visible(item.item_id)),
+                str(item.rollout),
+                item.status,
+                _num(item.initial_score),
+                _num(item.final_score),
+                str(item.steps),
+                Text(visible(item.note)),
             )
-        console.print(table)
+        if table.row_count:
+            console.print(table)
+        if not few:
+            console.print(
+                f"{summary.total} trajectories: the table lists unfinished ones only (at most {STATUS_ROWS}); "
+                "--all lists every one",
+                markup=False,
+            )
         console.print(f"config fingerprint {store.get_meta('fingerprint')}", markup=False)
     finally:
         store.close()

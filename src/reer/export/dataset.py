@@ -122,7 +122,7 @@ def _finished(
     how many trajectories of the run are in each status."""
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
-        finished = list(store.finished())
+        finished = list(store.finished(logprobs=False))
         report = judge(finished, filters) if filters else None
         search = json.loads(store.get_meta("config") or "{}")
         statuses = store.status_counts()

@@ -35,7 +35,7 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
     """
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
-        report = judge(list(store.finished()), config)
+        report = judge(list(store.finished(logprobs=False)), config)
     finally:
         store.close()
     rows = [

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,17 @@ from reer.store.lock import writer_pid
 from reer.store.migrations import MIGRATIONS, migrate
 
 DB_NAME = "reer.sqlite"
+
+
+@dataclass(frozen=True)
+class ItemState:
+    item_id: str
+    rollout: int
+    status: str
+    initial_score: float | None
+    final_score: float | None
+    steps: int
+    note: str
 
 
 class RunStore:
@@ -122,20 +134,31 @@ class RunStore:
         return conflicts
 
     def unfinished(self) -> list[tuple[Pair, Trajectory]]:
-        """Work left to do, in input order: everything not done and not rejected (failed is retried)."""
+        """Work left to do, in input order: everything not done and not rejected (failed is retried). A
+        trajectory not yet started is built from its row alone; only started ones load their steps."""
         rows = self.db.execute(
-            "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
+            "SELECT i.query, i.reference, i.source, t.* FROM trajectories t JOIN items i ON i.id = t.item_id "
             "WHERE t.status NOT IN ('done', 'rejected') ORDER BY i.position, t.rollout"
         ).fetchall()
-        return [(self.pair(r["item_id"]), self.trajectory(r["item_id"], r["rollout"])) for r in rows]
+        return [
+            (
+                _pair(row),
+                self._trajectory(row)
+                if row["initial_trace"] is None
+                else self.trajectory(row["item_id"], row["rollout"]),
+            )
+            for row in rows
+        ]
 
-    def finished(self) -> Iterator[tuple[Pair, Trajectory]]:
-        rows = self.db.execute(
+    def finished(self, *, logprobs: bool = True) -> Iterator[tuple[Pair, Trajectory]]:
+        """The finished trajectories in input order, one at a time; ``logprobs=False`` skips reading the
+        per-token log-probabilities (the bulk of a run: exports and filters need only the scores)."""
+        keys = self.db.execute(
             "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
             "WHERE t.status = 'done' ORDER BY i.position, t.rollout"
         ).fetchall()
-        for r in rows:
-            yield self.pair(r["item_id"]), self.trajectory(r["item_id"], r["rollout"])
+        for key in keys:
+            yield self.pair(key["item_id"]), self.trajectory(key["item_id"], key["rollout"], logprobs=logprobs)
 
     # -- filter verdicts ----------------------------------------------------------------------------
 
@@ -154,8 +177,11 @@ class RunStore:
         return drops
 
     def pair(self, item_id: str) -> Pair:
-        row = self.db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
-        return Pair(id=row["id"], query=row["query"], reference=row["reference"], source=json.loads(row["source"]))
+        return _pair(
+            self.db.execute(
+                "SELECT id AS item_id, query, reference, source FROM items WHERE id = ?", (item_id,)
+            ).fetchone()
+        )
 
     def has_work(self) -> bool:
         """Whether any search stage has been saved (before that, nothing depends on the configuration)."""
@@ -183,6 +209,33 @@ class RunStore:
         initial = self.db.execute("SELECT COALESCE(SUM(initial_retries), 0) FROM trajectories").fetchone()[0]
         return int(initial + self.db.execute("SELECT COALESCE(SUM(retries), 0) FROM steps").fetchone()[0])
 
+    def overview(self, *, unfinished_only: bool = False, limit: int | None = None) -> list[ItemState]:
+        """One line per trajectory, in input order, read in one query without any record (for `status`)."""
+        where = "WHERE t.status NOT IN ('done', 'rejected') " if unfinished_only else ""
+        rows = self.db.execute(
+            "SELECT t.item_id, t.rollout, t.status, t.initial_score, "
+            "(SELECT s.best_score FROM steps s WHERE s.item_id = t.item_id AND s.rollout = t.rollout "
+            "ORDER BY s.step DESC LIMIT 1) AS last_best, "
+            "(SELECT COUNT(*) FROM steps s WHERE s.item_id = t.item_id AND s.rollout = t.rollout) AS steps, "
+            "COALESCE(t.reject_reason, t.error, t.stop_reason, '') AS note "
+            f"FROM trajectories t JOIN items i ON i.id = t.item_id {where}ORDER BY i.position, t.rollout LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+        return [
+            ItemState(
+                r["item_id"],
+                r["rollout"],
+                r["status"],
+                r["initial_score"],
+                (r["last_best"] if r["last_best"] is not None else r["initial_score"])
+                if r["status"] == "done"
+                else None,
+                r["steps"],
+                r["note"],
+            )
+            for r in rows
+        ]
+
     def all_trajectories(self) -> list[Trajectory]:
         keys = self.db.execute(
             "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
@@ -192,30 +245,36 @@ class RunStore:
 
     # -- trajectories (the search's Journal) --------------------------------------------------------
 
-    def trajectory(self, item_id: str, rollout: int) -> Trajectory:
+    def trajectory(self, item_id: str, rollout: int, *, logprobs: bool = True) -> Trajectory:
+        columns = "*" if logprobs else _WITHOUT_LOGPROBS
         row = self.db.execute(
-            "SELECT * FROM trajectories WHERE item_id = ? AND rollout = ?", (item_id, rollout)
+            f"SELECT {columns} FROM trajectories WHERE item_id = ? AND rollout = ?", (item_id, rollout)
         ).fetchone()
         steps = self.db.execute(
             "SELECT * FROM steps WHERE item_id = ? AND rollout = ? ORDER BY step", (item_id, rollout)
         ).fetchall()
+        return self._trajectory(row, [self._step(s, logprobs) for s in steps])
+
+    @staticmethod
+    def _trajectory(row: sqlite3.Row, steps: list[Step] | None = None) -> Trajectory:
         return Trajectory(
-            item_id=item_id,
-            rollout=rollout,
+            item_id=row["item_id"],
+            rollout=row["rollout"],
             language=row["language"],
             status=row["status"],
             reject_reason=row["reject_reason"],
             error=row["error"],
             initial=_initial(row),
-            steps=[self._step(s) for s in steps],
+            steps=steps or [],
             stop_reason=row["stop_reason"],
             final_trace=row["final_trace"],
             scored_tokens=json.loads(row["scored_tokens"] or "[]"),
         )
 
-    def _step(self, row: sqlite3.Row) -> Step:
+    def _step(self, row: sqlite3.Row, logprobs: bool = True) -> Step:
         candidates = self.db.execute(
-            "SELECT * FROM candidates WHERE item_id = ? AND rollout = ? AND step = ? ORDER BY candidate",
+            f"SELECT {'*' if logprobs else _CANDIDATE_WITHOUT_LOGPROBS} FROM candidates "
+            "WHERE item_id = ? AND rollout = ? AND step = ? ORDER BY candidate",
             (row["item_id"], row["rollout"], row["step"]),
         ).fetchall()
         return Step(
@@ -358,7 +417,21 @@ def _json(scored: Scored | None) -> str | None:
 
 
 def _scored(score: float | None, logprobs: str | None) -> Scored | None:
-    return Scored(score=score, token_logprobs=json.loads(logprobs)) if score is not None and logprobs else None
+    """None for an unscored candidate; the token values are empty when they were not read."""
+    return None if score is None else Scored(score=score, token_logprobs=json.loads(logprobs) if logprobs else [])
+
+
+def _pair(row: sqlite3.Row) -> Pair:
+    return Pair(id=row["item_id"], query=row["query"], reference=row["reference"], source=json.loads(row["source"]))
+
+
+# The same rows with the per-token values left unread (see RunStore.finished).
+_WITHOUT_LOGPROBS = (
+    "item_id, rollout, language, status, reject_reason, error, opener, initial_raw, initial_trace, initial_tokens, "
+    "initial_finish, initial_generate_seconds, initial_score, NULL AS initial_logprobs, initial_score_seconds, "
+    "initial_retries, NULL AS scored_tokens, stop_reason, final_trace"
+)
+_CANDIDATE_WITHOUT_LOGPROBS = "raw, text, dropped, num_tokens, finish_reason, score, NULL AS logprobs"
 
 
 def _initial(row: sqlite3.Row) -> InitialTrace | None:
