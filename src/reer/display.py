@@ -31,4 +31,4 @@ def markdown(text: object) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in escaped)
 
 
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|~$")
+_MARKDOWN_SPECIAL = set("\\`*_[]|~$")

@@ -25,7 +25,7 @@ from reer.export.card import CardFacts, render_card
 from reer.export.records import trajectory_row
 from reer.export.template_check import check_template
 from reer.filters import FilterReport
-from reer.filters.run import judge
+from reer.filters.run import new_report, passing
 from reer.records import Pair
 from reer.records.formats import WRITERS, Row, file_name, read_samples
 from reer.records.sample import SftSample
@@ -57,13 +57,13 @@ def export_dataset(
     if fmt not in WRITERS and fmt != "records":
         raise ReerError(f"unknown format '{fmt}'; choose one of: {', '.join([*WRITERS, 'records'])}")
     _check_destination(out_dir)
-    finished, search_config, report, statuses = _finished(run_dir, filters)
-    samples = [trajectory_sample(pair, t) for pair, t in finished]
+    kept, search_config, report, statuses = _kept(run_dir, filters, records=fmt == "records")
+    samples = [k.sample for k in kept]
     combined, mixed = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [])
     if fmt == "records":
         if mixed:
             raise ReerError("--format records holds search records only; mix into an SFT format instead")
-        rows: list[Row] = [trajectory_row(pair, t) for pair, t in finished]
+        rows: list[Row] = [k.record for k in kept if k.record is not None]
     else:
         rows = [WRITERS[fmt](s) for s in combined]
     if check_template_of:
@@ -75,8 +75,8 @@ def export_dataset(
         file=file_name(fmt),
         samples=samples,
         mixed=mixed,
-        initial_scores=[t.initial_score for _, t in finished if t.initial_score is not None],
-        final_scores=[t.final_score for _, t in finished if t.final_score is not None],
+        initial_scores=[k.initial_score for k in kept if k.initial_score is not None],
+        final_scores=[k.final_score for k in kept if k.final_score is not None],
         search_config=search_config,
         filters=report,
         filter_config=filters.model_dump(mode="json") if filters else None,
@@ -107,29 +107,50 @@ def load_samples(data: Path, filters: FilterConfig | None = None) -> list[SftSam
 
 def run_samples(run_dir: Path, filters: FilterConfig | None) -> list[SftSample]:
     """The SFT samples of a run's finished trajectories that pass ``filters`` (all of them with None)."""
-    return [trajectory_sample(pair, t) for pair, t in finished_trajectories(run_dir, filters)]
+    return [k.sample for k in _kept(run_dir, filters)[0]]
 
 
 def finished_trajectories(run_dir: Path, filters: FilterConfig | None) -> list[tuple[Pair, Trajectory]]:
-    """A run's finished trajectories that pass ``filters`` (judged here; only `reer filter` writes verdicts)."""
-    return _finished(run_dir, filters)[0]
-
-
-def _finished(
-    run_dir: Path, filters: FilterConfig | None
-) -> tuple[list[tuple[Pair, Trajectory]], dict[str, Any], FilterReport | None, dict[str, int]]:
-    """The finished trajectories that pass ``filters`` (nothing written), the search settings, the report, and
-    how many trajectories of the run are in each status."""
+    """A run's finished trajectories that pass ``filters``, whole (judged here; only `reer filter` writes
+    verdicts). For runs that fit in memory: `reer export` streams instead."""
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
-        finished = list(store.finished(logprobs=False))
-        report = judge(finished, filters) if filters else None
+        finished = store.finished(logprobs=False)
+        return list(passing(finished, filters, new_report()) if filters else finished)
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What an export keeps of a passing trajectory: its sample, its record row and its two scores — not the
+    trajectory, whose every candidate text would make a 20,000-item export hold the whole run in memory."""
+
+    sample: SftSample
+    record: Row | None  # the search record, for --format records
+    initial_score: float | None
+    final_score: float | None
+
+
+def _kept(
+    run_dir: Path, filters: FilterConfig | None, records: bool = False
+) -> tuple[list[_Kept], dict[str, Any], FilterReport | None, dict[str, int]]:
+    """The passing trajectories, reduced as they stream by; the search settings, the filter report, and how
+    many trajectories of the run are in each status."""
+    store = RunStore.open_existing(run_dir, readonly=True)
+    try:
+        report = new_report() if filters else None
+        finished = store.finished(logprobs=False)
+        kept = [
+            _Kept(
+                trajectory_sample(pair, t), trajectory_row(pair, t) if records else None, t.initial_score, t.final_score
+            )
+            for pair, t in (passing(finished, filters, report) if filters and report else finished)
+        ]
         search = json.loads(store.get_meta("config") or "{}")
         statuses = store.status_counts()
     finally:
         store.close()
-    dropped = report.drops if report else {}
-    kept = [(p, t) for p, t in finished if (p.id, t.rollout) not in dropped]
     settings = {key: search[key] for key in ("generator", "scorer", "search", "seed") if key in search}
     return kept, settings, report, statuses
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
     """
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
-        report = judge(list(store.finished(logprobs=False)), config)
+        report = judge(store.finished(logprobs=False), config)
     finally:
         store.close()
     rows = [
@@ -55,9 +56,23 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
     return report
 
 
-def judge(finished: list[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:
+def judge(finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:
     """The verdicts on finished trajectories, counted; nothing is written."""
-    report = FilterReport(reasons=Counter({check.__name__.replace("_", "-"): 0 for check in CHECKS}))
+    report = new_report()
+    for _ in passing(finished, config, report):
+        pass
+    return report
+
+
+def new_report() -> FilterReport:
+    return FilterReport(reasons=Counter({check.__name__.replace("_", "-"): 0 for check in CHECKS}))
+
+
+def passing(
+    finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig, report: FilterReport
+) -> Iterator[tuple[Pair, Trajectory]]:
+    """The trajectories that pass every check, one at a time (a run of any size streams through), each
+    verdict counted into ``report``."""
     for pair, trajectory in finished:
         report.finished += 1
         failed = failed_checks(pair, trajectory, config)
@@ -66,4 +81,4 @@ def judge(finished: list[tuple[Pair, Trajectory]], config: FilterConfig) -> Filt
             report.reasons.update(failed.keys())
         else:
             report.kept += 1
-    return report
+            yield pair, trajectory
