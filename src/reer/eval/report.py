@@ -90,32 +90,40 @@ def write_plots(out_dir: Path, results: EvalResults) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams["text.parse_math"] = False  # names from data are text: a `$` pair is no formula
     import matplotlib.pyplot as plt
 
+    with matplotlib.rc_context(TEXT_ONLY):
+        return [
+            path for name, bench in results.benchmarks.items() for path in _plots(plt, out_dir, name, bench, results)
+        ]
+
+
+TEXT_ONLY: dict[Any, Any] = {"text.parse_math": False}  # names from data are text: a `$` pair is no formula
+
+
+def _plots(plt: Any, out_dir: Path, name: str, bench: BenchmarkResult, results: EvalResults) -> list[Path]:
     written = []
-    for name, bench in results.benchmarks.items():
-        metric = "S" if name == "longbench-write" else "score"
-        summary = bench.metrics.get(metric)
-        groups = summary.groups if summary else {}
-        scored = {g: e for g, e in groups.items() if e.mean is not None}
-        if scored:
-            width = max(4.0, 1.2 * len(scored) + 2)
-            figure, axes = plt.subplots(figsize=(width, 3.6))
-            means = [e.mean or 0.0 for e in scored.values()]
-            errors = [
-                [m - (e.ci_low or m) for m, e in zip(means, scored.values(), strict=True)],
-                [(e.ci_high or m) - m for m, e in zip(means, scored.values(), strict=True)],
-            ]
-            axes.bar([_group_name(name, g) for g in scored], means, yerr=errors, capsize=4, color="#4c72b0")
-            axes.set_ylim(0, 100)
-            axes.set_ylabel(f"{metric} (0–100)")
-            smoke = " — SMOKE TEST ONLY" if results.smoke_test_only else ""
-            axes.set_title(_fitted(f"{name}: {_short_model(results.model)}{smoke}", width), fontsize=10)
-            axes.tick_params(axis="x", labelrotation=20)
-            written.append(_save(figure, out_dir / f"{name}-groups.png"))
-        if name == "longbench-write":
-            written.append(_length_scatter(plt, out_dir, name, bench, results))
+    metric = "S" if name == "longbench-write" else "score"
+    summary = bench.metrics.get(metric)
+    groups = summary.groups if summary else {}
+    scored = {g: e for g, e in groups.items() if e.mean is not None}
+    if scored:
+        width = max(4.0, 1.2 * len(scored) + 2)
+        figure, axes = plt.subplots(figsize=(width, 3.6))
+        means = [e.mean or 0.0 for e in scored.values()]
+        errors = [
+            [m - (e.ci_low or m) for m, e in zip(means, scored.values(), strict=True)],
+            [(e.ci_high or m) - m for m, e in zip(means, scored.values(), strict=True)],
+        ]
+        axes.bar([_group_name(name, g) for g in scored], means, yerr=errors, capsize=4, color="#4c72b0")
+        axes.set_ylim(0, 100)
+        axes.set_ylabel(f"{metric} (0–100)")
+        smoke = " — SMOKE TEST ONLY" if results.smoke_test_only else ""
+        axes.set_title(_fitted(f"{name}: {_short_model(results.model)}{smoke}", width), fontsize=10)
+        axes.tick_params(axis="x", labelrotation=20)
+        written.append(_save(figure, out_dir / f"{name}-groups.png"))
+    if name == "longbench-write":
+        written.append(_length_scatter(plt, out_dir, name, bench, results))
     return written
 
 
