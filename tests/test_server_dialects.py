@@ -51,6 +51,16 @@ def served(url: str, dialect: str, **traffic) -> ModelConfig:
     )
 
 
+KEEPERS = [Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in (1, 2)]
+
+
+def fake_search_scored_by(scorer: ModelConfig, max_steps: int) -> ReerConfig:
+    """The fake generator, the served scorer, both items in flight at once."""
+    return ReerConfig(
+        generator=ModelConfig(backend="fake"), scorer=scorer, search=SearchConfig(max_steps=max_steps), concurrency=2
+    )
+
+
 @pytest.fixture(scope="module")
 def expected(embedded_dir):
     return load_backend(ModelConfig(), "score").score([REQUEST])[0]
@@ -100,13 +110,9 @@ def test_a_hung_server_times_out_and_the_error_names_the_cause(shape_server):
 
 @needs_embedded
 def test_a_server_that_keeps_failing_fails_the_item_not_the_run_and_a_rerun_retries(shape_server, tmp_path):
-    pairs = [Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in (1, 2)]
-    config = ReerConfig(
-        generator=ModelConfig(backend="fake"),
-        scorer=served(shape_server, "vllm", retries=0),
-        search=SearchConfig(max_steps=1),
-        concurrency=2,  # both items in flight: the failure must stay with the item whose request failed
-    )
+    pairs = KEEPERS
+    # both items in flight: the failure must stay with the item whose request failed
+    config = fake_search_scored_by(served(shape_server, "vllm", retries=0), max_steps=1)
     control(shape_server, fault="500", times=1)  # the first scoring request of the run fails, once
     first = synthesize(pairs, tmp_path / "run", config)
     assert first.counts == {"failed": 1, "done": 1}
@@ -119,13 +125,8 @@ def test_a_server_that_keeps_failing_fails_the_item_not_the_run_and_a_rerun_retr
 
 @needs_embedded
 def test_retries_are_recorded_with_the_stage_that_made_them(shape_server, tmp_path):
-    pairs = [Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in (1, 2)]
-    config = ReerConfig(
-        generator=ModelConfig(backend="fake"),
-        scorer=served(shape_server, "vllm", retries=2),
-        search=SearchConfig(max_steps=2),
-        concurrency=2,
-    )
+    pairs = KEEPERS
+    config = fake_search_scored_by(served(shape_server, "vllm", retries=2), max_steps=2)
     control(shape_server, fault="500", times=1)  # one item's first scoring request fails once
     summary = synthesize(pairs, tmp_path / "run", config)
     assert summary.counts == {"done": 2} and summary.retries == 1
