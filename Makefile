@@ -29,7 +29,7 @@ $(LLAMA_STAMP): $(STAMP)
 		$(PY) -m pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python -w wheelhouse \
 		llama-cpp-python==$(LLAMA_VERSION)
 	$(PIP) --no-deps --force-reinstall wheelhouse/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) -e ".[dev,llamacpp,train]"
+	$(PIP) -e ".[dev,llamacpp,train,ray]"
 	touch $(LLAMA_STAMP)
 
 $(STAMP): pyproject.toml

@@ -36,6 +36,7 @@ _INSTALL = {
     "starlette": "pip install 'llama-cpp-python[server]'",
     "trl": "pip install 'reer[train]'",
     "peft": "pip install 'reer[train]'",
+    "ray": "pip install 'reer[ray]'",
 }
 
 

@@ -46,3 +46,13 @@ def test_a_chat_only_api_can_generate_but_not_score():
     with pytest.raises(BackendError, match="cannot tokenize"):
         require(chat, "tokenize", "scorer")
     assert require(chat.model_copy(update={"chat_only": False}), "score", "scorer").__name__ == "OpenAIBackend"
+
+
+def test_an_unregistered_backend_is_named_by_its_import_path():
+    from reer.backends.fake import FakeBackend
+
+    assert type(load_backend(ModelConfig(backend="reer.backends.fake:FakeBackend"))) is FakeBackend
+    with pytest.raises(BackendError, match="has no class Nope"):
+        load_backend(ModelConfig(backend="reer.backends.fake:Nope"))
+    with pytest.raises(BackendError, match="missing"):
+        load_backend(ModelConfig(backend="not_a_package.engines:Engine"))

@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,6 +98,15 @@ def synthesize(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Use only the first N valid pairs.")] = None,
     force: Annotated[bool, typer.Option(help="Continue a run whose configuration changed.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="ADDRESS", help="Search on a Ray cluster: auto, local or HOST:PORT (runner.kind: ray)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray workers, each with its own backends (default: one per CPU).")
+    ] = None,
 ) -> None:
     """Search a thinking trace for every pair; rerun the same command to resume after a crash."""
     from reer.records.pair import load_pairs
@@ -107,6 +117,9 @@ def synthesize(
         seed=seed,
         concurrency=concurrency,
         **{
+            "runner.kind": "ray" if ray is not None else None,
+            "runner.address": ray,
+            "runner.workers": workers,
             "search.max_steps": max_steps,
             "search.num_expansion": num_expansion,
             "search.stop_threshold": stop_threshold,
@@ -122,11 +135,12 @@ def synthesize(
     raise typer.Exit(EXIT_PROBLEMS if loaded.problems or code else 0)
 
 
-def _progress_columns() -> tuple[Any, ...]:
+def _progress_columns(*extra: TextColumn) -> tuple[Any, ...]:
     return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *extra,
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
@@ -136,16 +150,29 @@ def _progress_columns() -> tuple[Any, ...]:
 def _synthesize(pairs: list, output: Path, cfg: ReerConfig, force: bool) -> int:
     from reer.search.runner import synthesize as run_search
 
-    with Progress(*_progress_columns(), console=console, transient=False) as progress:
-        task = progress.add_task("loading model", total=None)
+    speed = TextColumn("{task.fields[speed]}")
+    with Progress(*_progress_columns(speed), console=console, transient=False) as progress:
+        task = progress.add_task("loading model", total=None, speed="")
+        tally = {"steps": 0, "tokens": 0, "since": time.monotonic()}
 
         def on_start(total: int) -> None:
+            tally["since"] = time.monotonic()
             progress.update(task, total=total, description="searching")
 
         def on_event(kind: str, trajectory: Any) -> None:
             where = f"step {len(trajectory.steps)}" if kind == "step" else kind
-            description = f"{terminal(trajectory.item_id)} · {where}"
-            progress.update(task, description=description, advance=1 if kind == "finish" else 0)
+            if kind == "initial":
+                tally["tokens"] += trajectory.initial.num_tokens
+            elif kind == "step":
+                tally["steps"] += 1
+                tally["tokens"] += sum(c.num_tokens for c in trajectory.steps[-1].candidates)
+            rate = tally["tokens"] / max(time.monotonic() - tally["since"], 1e-9)
+            progress.update(
+                task,
+                description=f"{terminal(trajectory.item_id)} · {where}",
+                advance=1 if kind == "finish" else 0,
+                speed=f"{tally['steps']} steps · {rate:,.0f} tok/s",
+            )
 
         previous = signal.signal(signal.SIGINT, _first_interrupt)
         try:

@@ -399,6 +399,26 @@ def apply_eval_preset(settings: EvalConfig, preset: str | None) -> EvalConfig:
     return EvalConfig(**(values | explicit))
 
 
+class RunnerConfig(StrictModel):
+    """Where the items of a synthesis run are searched: in this process, or on the workers of a Ray cluster.
+    Not part of the run fingerprint: a run may resume on another runner or another number of workers."""
+
+    kind: Literal["local", "ray"] = Field("local", description="'local' (this process) or 'ray' (a Ray cluster).")
+    address: str = Field(
+        "auto",
+        description="ray: the cluster to join — 'auto' (the one started on this machine with `ray start`, or "
+        "RAY_ADDRESS), 'local' (start a private one-machine cluster), or HOST:PORT.",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="ray: worker processes, each with its own backends; default: one per CPU slot."
+    )
+    cpus_per_worker: float = Field(1.0, ge=0, description="ray: CPUs each worker reserves on its node.")
+    gpus_per_worker: float = Field(0.0, ge=0, description="ray: GPUs each worker reserves (in-process models).")
+    start_timeout: float = Field(
+        600.0, gt=0, description="ray: seconds to wait for the first worker to be placed before giving up."
+    )
+
+
 class ReerConfig(StrictModel):
     """Everything a synthesis run depends on; its fingerprint identifies the run."""
 
@@ -414,8 +434,9 @@ class ReerConfig(StrictModel):
         1,
         ge=1,
         description="Items searched at once; their model calls are batched together. Not part of the "
-        "run fingerprint: a run may resume with a different value.",
+        "run fingerprint: a run may resume with a different value. On Ray: items in flight per worker.",
     )
+    runner: RunnerConfig = Field(default_factory=RunnerConfig, description="Where items are searched.")
 
     @property
     def scorer_model(self) -> ModelConfig:
@@ -477,7 +498,7 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
     # The stages before and after the search do not change its results.
-    settings = config.model_dump(mode="json", exclude={"concurrency", "pairs", "filters", "train", "eval"})
+    settings = config.model_dump(mode="json", exclude={"concurrency", "runner", "pairs", "filters", "train", "eval"})
     settings["generator"] = config.generator.identity()
     settings["scorer"] = config.scorer.identity() if config.scorer else None
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)

@@ -4,7 +4,8 @@ A backend is a class taking a :class:`reer.config.ModelConfig` and implementing 
 ``score`` (see :mod:`reer.backends.base`); its ``capabilities`` say which, plus "tokenize" when its
 ``token_counter(config)`` counts tokens without loading the weights; a class whose abilities depend on its
 configuration also has ``capabilities_of(config)``. Third-party packages register more
-through the ``reer.backends`` entry-point group, exactly like the built-in ones.
+through the ``reer.backends`` entry-point group, exactly like the built-in ones; an unregistered class is
+named by its import path, ``package.module:Class`` (every Ray worker then imports it the same way).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _available() -> dict[str, str]:
 def backend_class(config: ModelConfig) -> Any:
     """The class registered under ``config.backend`` (imported, nothing loaded)."""
     available = _available()
-    target = available.get(config.backend)
+    target = available.get(config.backend) or (config.backend if ":" in config.backend else None)
     if target is None:
         close = difflib.get_close_matches(config.backend, list(available), n=1)
         hint = f" — did you mean '{close[0]}'?" if close else ""
@@ -71,7 +72,10 @@ def backend_class(config: ModelConfig) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BackendError(f"backend '{config.backend}' needs a package that is missing: {exc}") from exc
-    return getattr(module, class_name)
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise BackendError(f"backend '{config.backend}': {module_name} has no class {class_name}") from None
 
 
 def require(config: ModelConfig, capability: Capability, role: str, fix: str = "") -> Any:

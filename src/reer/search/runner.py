@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reer import prompts
 from reer.backends import check_backends, open_backends, open_token_counter
@@ -79,21 +79,31 @@ def synthesize(
             if on_start:
                 on_start(len(todo))
             if todo:
-                searcher = _searcher(config)
                 journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
-                with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
-                    futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in todo]
-                    try:
-                        for future in futures:
-                            future.result()
-                    except BaseException:  # a setup error or Ctrl-C: start nothing new, stop the rest soon
-                        journal.stopping.set()
-                        for future in futures:
-                            future.cancel()
-                        raise
+                if config.runner.kind == "ray":
+                    from reer.search.distributed import search_on_ray
+
+                    search_on_ray(todo, config, journal)
+                else:
+                    _search_here(todo, config, journal)
             return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:
             store.close()
+
+
+def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journal: _ReportingJournal) -> None:
+    """Search ``todo`` in this process, ``config.concurrency`` items at a time."""
+    searcher = open_searcher(config)
+    with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
+        futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in todo]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:  # a setup error or Ctrl-C: start nothing new, stop the rest soon
+            journal.stopping.set()
+            for future in futures:
+                future.cancel()
+            raise
 
 
 PROMPT_ALLOWANCE = 256  # tokens of instructions, chat template and tags around the request and the reference
@@ -141,7 +151,7 @@ def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int]) -> st
     return None
 
 
-def _searcher(config: ReerConfig) -> Searcher:
+def open_searcher(config: ReerConfig) -> Searcher:
     generator, scorer = open_backends(config)
     lock = threading.Lock()  # a generator and a scorer in this process never compute at once
     wait = 0.005 if config.concurrency > 1 else 0.0  # alone, a call has no one to wait for
@@ -163,28 +173,47 @@ class _Stopped(Exception):
     """Raised in a worker after its last save once the run is being stopped."""
 
 
+class Sink(Protocol):
+    """Where a search's stages are kept: the run store, or (on a Ray worker) the stream to the driver."""
+
+    def save_initial(self, trajectory: Trajectory) -> None: ...
+
+    def save_step(self, trajectory: Trajectory, step: Step) -> None: ...
+
+    def save_finish(self, trajectory: Trajectory) -> None: ...
+
+    def mark_failed(self, trajectory: Trajectory, error: str) -> None: ...
+
+
 class _ReportingJournal:
-    """The store as the search's journal, telling a progress display about each saved stage.
+    """A sink as the search's journal, telling a progress display about each saved stage.
 
     When the run is stopping (Ctrl-C, a setup error in another item), a search ends right after its next
     saved stage instead of running to the end of its item; the next run resumes it from there.
     """
 
-    def __init__(self, store: RunStore, report: Callable[[str, Trajectory], None]) -> None:
-        self.store, self.report = store, report
-        self.stopping = threading.Event()
+    def __init__(
+        self, sink: Sink, report: Callable[[str, Trajectory], None], stopping: threading.Event | None = None
+    ) -> None:
+        self.sink, self.report = sink, report
+        self.stopping = stopping or threading.Event()
 
     def save_initial(self, trajectory: Trajectory) -> None:
-        self.store.save_initial(trajectory)
+        self.sink.save_initial(trajectory)
         self._after("initial", trajectory)
 
     def save_step(self, trajectory: Trajectory, step: Step) -> None:
-        self.store.save_step(trajectory, step)
+        self.sink.save_step(trajectory, step)
         self._after("step", trajectory)
 
     def save_finish(self, trajectory: Trajectory) -> None:
-        self.store.save_finish(trajectory)
+        self.sink.save_finish(trajectory)
         self._after("finish", trajectory)
+
+    def mark_failed(self, trajectory: Trajectory, error: str) -> None:
+        trajectory.status, trajectory.error = "failed", error
+        self.sink.mark_failed(trajectory, error)
+        self.report("finish", trajectory)
 
     def _after(self, kind: str, trajectory: Trajectory) -> None:
         self.report(kind, trajectory)
@@ -193,7 +222,6 @@ class _ReportingJournal:
 
 
 def _run_one(searcher: Searcher, journal: _ReportingJournal, pair: Pair, trajectory: Trajectory) -> None:
-    store = journal.store
     if journal.stopping.is_set():
         return
     try:
@@ -203,10 +231,7 @@ def _run_one(searcher: Searcher, journal: _ReportingJournal, pair: Pair, traject
     except ReerError:
         raise  # a setup problem (bad template, missing model): every item would fail the same way
     except Exception as exc:  # one bad item must not stop the run; a rerun retries it
-        trajectory.status = "failed"
-        trajectory.error = f"{type(exc).__name__}: {exc}"
-        store.mark_failed(trajectory, trajectory.error)
-        journal.report("finish", trajectory)
+        journal.mark_failed(trajectory, f"{type(exc).__name__}: {exc}")
 
 
 def summarize(
