@@ -2,6 +2,7 @@
 
 python -m bench                     # everything (about 15 minutes on 2 CPU cores)
 python -m bench scoring generation  # a subset
+REER_SCALE_ITEMS=512 python -m bench scale  # the simulated run, shorter
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-from bench import end_to_end, generation, scoring, server, store
+from bench import end_to_end, generation, scale, scoring, server, store
 from bench.roofline import matmul_peak
 from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 
-BENCHMARKS = ("scoring", "generation", "e2e", "server", "store")
+BENCHMARKS = ("scoring", "generation", "e2e", "server", "store", "scale")
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -53,6 +54,8 @@ def main(selected: list[str]) -> None:
         "e2e": lambda: end_to_end.run(backend),
         "server": server.run,
         "store": store.run,
+        # REER_SCALE_ITEMS=512 for a shorter run (20,000 items take hours on 2 cores: the driver's CPU)
+        "scale": lambda: scale.run(items=int(os.environ.get("REER_SCALE_ITEMS", "20000"))),
     }
     peak = matmul_peak()
     for name in selected or list(runs):
@@ -166,6 +169,8 @@ def render(r: dict) -> str:
             "(initial, up to 21 steps, finish): at one item per second — far above what one 8-GPU node "
             "generates — a run needs 23 commits/s.",
         ]
+    if sc := r.get("scale"):
+        lines += _scale_lines(sc)
     if s := r.get("scoring"):
         lines += [
             "",
@@ -178,6 +183,57 @@ def render(r: dict) -> str:
         ]
     lines += ["", "Raw numbers: `docs/performance.json`. How the engine works: `docs/engine.md`.", ""]
     return "\n".join(lines)
+
+
+def _scale_lines(sc: dict) -> list[str]:
+    full, x = sc["full"], sc["extrapolation"]
+    lines = [
+        "",
+        "A simulated DeepWriting-20K-style run (`python -m bench scale`, `bench/scale.py`; measured "
+        f"{sc['measured']}): "
+        "the real `reer synthesize` (openai backend, vLLM dialect, published search settings) against a simulated "
+        f"vLLM server on 127.0.0.1 (`bench/sim_server.py`: its cost model, {sc['server_slots']} sequences at once), "
+        f"with every server latency divided by {sc['scale']:.0f}. The driver's own costs are not divided, so its "
+        f"share below is {sc['scale']:.0f}× what it would be against real servers. Items/hour are in real-latency "
+        "terms (measured × scale). *Driver share*: the part of each item's life (first request to last answer) "
+        "when none of its requests was at the server. This machine has 2 cores, shared by the server, the "
+        "driver and the Ray workers.",
+        "",
+        "| items in flight | items | items/hour | server capacity, items/hour | driver share | driver CPU per item "
+        "| peak memory | stage commits/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in [*sc["sweep"], *sc["ray"], full]:
+        where = (
+            f"{row['in_flight_items']} (Ray, {row['ray_workers']} workers)"
+            if "ray_workers" in row
+            else str(row["in_flight_items"])
+        )
+        lines.append(
+            f"| {where} | {row['items']:,} | {row['items_per_hour']:,.0f} | {row['theoretical_items_per_hour']:,.0f} "
+            f"| {row['driver_share']:.0%} | {row['driver_cpu_ms_per_item']:.0f} ms | {row['peak_mb']:.0f} MB "
+            f"| {row['commits_per_s']:.0f} |"
+        )
+    lines += [
+        "",
+        f"On the {full['items']:,}-item run: `reer status` {full['status']['wall_s']:.2f} s "
+        f"({full['status']['peak_mb']:.0f} MB), `reer export` {full['export']['wall_s']:.2f} s "
+        f"({full['export']['peak_mb']:.0f} MB).",
+        "",
+        f"Extrapolated to real latencies: an item holds the servers {x['server_s_per_item']:.0f} s, so one 8-GPU "
+        f"node serving {sc['server_slots']} sequences at once finishes about {x['node_items_per_hour']:,.0f} "
+        "items/hour. The driver's core at that rate:",
+        "",
+        "| driver | CPU per item | busy at one node | nodes before the driver saturates |",
+        "|---|---|---|---|",
+    ]
+    for name, d in x.items():
+        if isinstance(d, dict):
+            lines.append(
+                f"| {name.replace('_', ' ')} | {d['driver_cpu_ms_per_item']:.0f} ms "
+                f"| {d['driver_busy_at_one_node']:.0%} | {d['nodes_until_driver_saturates']:.1f} |"
+            )
+    return lines
 
 
 def _num(value: float | None) -> str:

@@ -1,0 +1,208 @@
+"""A simulated DeepWriting-20K-sized run: reer's driver against simulated vLLM servers (`bench.sim_server`).
+
+Every run is the real `reer synthesize` command in a process of its own (its CPU time and peak memory are
+read from the kernel when it exits) with the `openai` backend, the vLLM scoring dialect and the published
+search settings (REER.md: 10 steps, 2 candidates). The server's latencies are divided by ``scale``; the
+driver's own costs are not, so every overhead measured here is ``scale`` times larger, relative to the
+servers, than it would be against real ones. The extrapolation to real latencies uses the driver CPU time
+per item.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from bench.server import _free_port
+from bench.sim_server import WORDS
+
+REPO = Path(__file__).resolve().parent.parent
+SLOTS = 256  # vLLM's default max_num_seqs
+
+
+def run(
+    levels: tuple[int, ...] = (1, 8, 32, 128, 512),
+    items: int = 20_000,
+    full_level: int | None = None,
+    scale: float = 100.0,
+    ray_workers: tuple[int, ...] = (2, 4),
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pairs = _pairs(root / "pairs.jsonl", items)
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bench.sim_server", str(port), "--scale", str(scale), "--slots", str(SLOTS)],
+            cwd=REPO,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(f"{url}/v1/models")
+            config = _config(root / "config.yaml", f"{url}/v1")
+            sweep = []
+            for level in levels:
+                count = min(items, max(16, 4 * level))
+                sweep.append(_synthesize(url, pairs, config, root / f"c{level}", level, count, scale))
+                print(json.dumps(sweep[-1]), flush=True)
+            ray = []
+            for workers in ray_workers:
+                ray.append(_on_ray(url, pairs, config, root / f"ray{workers}", workers, 64, 256, scale))
+                print(json.dumps(ray[-1]), flush=True)
+            full_level = full_level or min(SLOTS, items // 4)
+            full = _synthesize(url, pairs, config, root / "full", full_level, items, scale)
+            print(json.dumps(full), flush=True)
+            full |= _readers(root / "full", root / "export")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(
+        f"driver CPU per item: local {full['driver_cpu_ms_per_item']:.0f} ms; "
+        + ", ".join(
+            f"Ray {r['ray_workers']} workers {r['driver_cpu_ms_per_item']:.0f} ms "
+            f"({full['driver_cpu_ms_per_item'] / r['driver_cpu_ms_per_item']:.1f}× less)"
+            for r in ray
+        )
+    )
+    return {
+        "scale": scale,
+        "server_slots": SLOTS,
+        "sweep": sweep,
+        "ray": ray,
+        "full": full,
+        "extrapolation": _extrapolate(full, ray, scale),
+    }
+
+
+def _pairs(path: Path, items: int) -> Path:
+    """Requests with the marker the server recognises items by; references of about 600 words (8 paragraphs)."""
+    lines = []
+    for k in range(items):
+        words = [WORDS[(k * 7 + j * 13) % len(WORDS)] for j in range(600)]
+        reference = "\n\n".join(" ".join(words[p * 75 : (p + 1) * 75]).capitalize() + "." for p in range(8))
+        query = f"Write a short story about the lighthouse keeper {k:05d} and the night of the storm."
+        lines.append(json.dumps({"id": f"item-{k:05d}", "query": query, "reference": reference}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _config(path: Path, base_url: str) -> Path:
+    model = {
+        "backend": "openai",
+        "base_url": base_url,
+        "model": "sim",
+        "tokenizer": "smollm2-135m-instruct",
+        "scoring": "vllm",
+        "context_length": 32768,
+        "max_concurrency": 1024,
+    }
+    path.write_text(yaml.safe_dump({"generator": model}), encoding="utf-8")
+    return path
+
+
+def _synthesize(
+    url: str, pairs: Path, config: Path, out: Path, level: int, count: int, scale: float, *extra: str
+) -> dict[str, Any]:
+    httpx.post(f"{url}/reset")
+    command = ["synthesize", str(pairs), "-o", str(out), "-c", str(config), "--concurrency", str(level)]
+    measured = _measure([*command, "--limit", str(count), *extra])
+    stats = httpx.get(f"{url}/stats", timeout=60).json()
+    server_s, item_s = stats["server_seconds"], stats["item_seconds"]
+    wall = measured["wall_s"]
+    return {
+        "in_flight_items": level,
+        "items": count,
+        **measured,
+        "requests": stats["requests"],
+        "items_per_hour": count / (wall * scale) * 3600,
+        "theoretical_items_per_hour": min(level, SLOTS) / (server_s / count * scale) * 3600,
+        "driver_share": (item_s - server_s) / item_s,
+        "driver_cpu_ms_per_item": measured["cpu_s"] / count * 1000,
+        "server_s_per_item": server_s / count,
+        "commits_per_s": count * (2 + stats["requests"]["generate"] / count) / wall,
+    }
+
+
+def _measure(args: list[str]) -> dict[str, Any]:
+    """``reer ARGS`` to its end: wall time, CPU time and peak memory of that process alone."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [Path(sys.executable).with_name("reer"), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"reer {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+
+
+def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level: int, count: int, scale: float):
+    """The same run on a local Ray cluster of ``workers`` worker processes; the driver is measured alone."""
+    port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="reer-ray-", dir="/tmp"))
+    head = subprocess.Popen(
+        [Path(sys.executable).with_name("ray"), "start", "--head", "--block", "--port", str(port),
+         "--node-ip-address", "127.0.0.1", "--num-cpus", str(workers), "--include-dashboard", "false",
+         "--temp-dir", str(temp)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )  # fmt: skip
+    try:
+        time.sleep(10)
+        os.environ["RAY_AUTH_MODE"] = "disabled"
+        per_worker = max(1, level // workers)
+        result = _synthesize(url, pairs, config, out, per_worker, count, scale, "--ray", f"127.0.0.1:{port}")
+        return result | {"ray_workers": workers, "in_flight_items": per_worker * workers}
+    finally:
+        os.environ.pop("RAY_AUTH_MODE", None)
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _readers(run_dir: Path, export: Path) -> dict[str, Any]:
+    """`reer status` and `reer export` on the finished run."""
+    return {
+        "status": _measure(["status", str(run_dir)]),
+        "export": _measure(["export", str(run_dir), "-o", str(export), "--no-filter"]),
+    }
+
+
+def _extrapolate(full: dict[str, Any], ray: list[dict[str, Any]], scale: float) -> dict[str, Any]:
+    """The published setting on real servers. One 8-GPU node is taken as one vLLM deployment with ``SLOTS``
+    sequences in flight; each item holds the servers for its measured server time (times ``scale``: real
+    latencies). The driver's share is the CPU it needs per item against the time the node takes per item."""
+    server_s = full["server_s_per_item"] * scale
+    node_items_per_hour = SLOTS * 3600 / server_s
+    result: dict[str, Any] = {"server_s_per_item": server_s, "node_items_per_hour": node_items_per_hour}
+    drivers = {"local": full["driver_cpu_ms_per_item"]} | {
+        f"ray_{r['ray_workers']}_workers": r["driver_cpu_ms_per_item"] for r in ray
+    }
+    for name, cpu_ms in drivers.items():
+        busy = node_items_per_hour * cpu_ms / 1000 / 3600  # driver core utilisation at one node
+        result[name] = {
+            "driver_cpu_ms_per_item": cpu_ms,
+            "driver_busy_at_one_node": busy,
+            "nodes_until_driver_saturates": 1 / busy,
+        }
+    return result
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer")

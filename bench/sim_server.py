@@ -1,0 +1,164 @@
+"""A simulated vLLM server for `bench scale`: real HTTP on 127.0.0.1, vLLM's response shapes, no model.
+
+It answers the `openai` backend's two requests (``/v1/completions`` for generation, and with
+``prompt_logprobs`` for scoring) after a latency drawn from the cost model below, divided by ``--scale`` so
+that a 20,000-item run fits in a benchmark. Texts are plausible thinking (paragraphs of English words, the
+refinement tags of the method), so the search's segmentation, parsing, tokenization and scoring code all run
+for real on the driver.
+
+Cost model (per request; a vLLM server with continuous batching, up to ``--slots`` sequences at once):
+  generation  0.2 s to the first token + new tokens / 40 tok/s (the n sequences of a request in parallel)
+  scoring     0.05 s + prompt tokens / 20,000 tok/s (prefill only)
+Requests beyond ``--slots`` queue at the server, as on vLLM.
+
+The server also keeps, per item (recognised by the ``keeper NNNNN`` marker in the query), the union of the
+intervals during which one of its requests was at the server: an item's *server time*. Everything else of
+an item's life (from its first request to its last answer) is time the driver added.
+``GET /stats`` returns the totals; ``POST /reset`` clears them.
+
+python -m bench.sim_server PORT --scale 100 --slots 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import time
+from collections import defaultdict
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reer.backends.models import load_tokenizer
+
+TTFT, DECODE_TOK_S = 0.2, 40.0
+SCORE_BASE, PREFILL_TOK_S = 0.05, 20_000.0
+INITIAL_PARAGRAPHS, PARAGRAPH_WORDS, ANALYSIS_WORDS = 10, 150, 120
+MARKER = re.compile(r"keeper (\d+)")
+VOCABULARY = (
+    "the keeper light tower sea night ship storm rope lamp stairs window wind voice letter harbour morning "
+    "reader scene want feel maybe should first then because show quiet tension ending detail start image "
+    "paragraph character slow build reveal rhythm sentence tone warm cold memory promise boat girl island"
+)
+WORDS = VOCABULARY.split()
+OPENING = ["Hmm,", "Wait,", "Maybe", "I think", "Let me see,", "Alternatively,", "Now,", "So"]
+
+
+class Simulation:
+    def __init__(self, scale: float, slots: int) -> None:
+        self.scale = scale
+        self.slots = asyncio.Semaphore(slots)
+        self.tokenizer = load_tokenizer("smollm2-135m-instruct")
+        self.reset()
+
+    def reset(self) -> None:
+        self.intervals: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self.requests = {"generate": 0, "score": 0}
+        self.simulated = {"generate": 0.0, "score": 0.0}
+
+    def item(self, ids: list[int]) -> str:
+        found = MARKER.search(self.tokenizer.decode(ids[:600]))
+        return found.group(1) if found else "?"
+
+    async def handle(self, request: Request) -> Response:
+        body = json.loads(await request.body())
+        ids = body["prompt"]
+        arrived = time.monotonic()
+        item = self.item(ids)
+        kind = "score" if body.get("prompt_logprobs") else "generate"
+        async with self.slots:
+            if kind == "score":
+                seconds = SCORE_BASE + len(ids) / PREFILL_TOK_S
+                answer = _scored(ids)
+            else:
+                texts = [_text(body, k) for k in range(body.get("n", 1))]
+                seconds = TTFT + max(len(t.split()) for t in texts) / DECODE_TOK_S
+                answer = _generated(texts, len(ids))
+            await asyncio.sleep(seconds / self.scale)
+        self.intervals[item].append((arrived, time.monotonic()))
+        self.requests[kind] += 1
+        self.simulated[kind] += seconds
+        return Response(answer, media_type="application/json")
+
+    def stats(self) -> dict:
+        busy = span = 0.0
+        for intervals in self.intervals.values():
+            intervals.sort()
+            span += intervals[-1][1] - intervals[0][0]
+            end = intervals[0][0]
+            for start, stop in intervals:  # the union: parallel requests of one item count once
+                busy += max(0.0, stop - max(start, end))
+                end = max(end, stop)
+        return {
+            "items": len(self.intervals),
+            "requests": self.requests,
+            "simulated_seconds": self.simulated,
+            "server_seconds": busy,
+            "item_seconds": span,
+        }
+
+
+def _paragraph(rng: random.Random, words: int) -> str:
+    return " ".join([rng.choice(OPENING), *rng.choices(WORDS, k=words - 1)]) + "."
+
+
+def _text(body: dict, k: int) -> str:
+    rng = random.Random(f"{body.get('seed')}/{k}")
+    if "</refine>" in body.get("stop", []):
+        analysis = _paragraph(rng, ANALYSIS_WORDS)
+        return f"{analysis}\n</analyze>\n<refine>\n{_paragraph(rng, PARAGRAPH_WORDS)}\n"
+    return "\n\n".join(_paragraph(rng, PARAGRAPH_WORDS) for _ in range(INITIAL_PARAGRAPHS))
+
+
+def _generated(texts: list[str], prompt_tokens: int) -> bytes:
+    choices = [{"index": k, "text": t, "finish_reason": "stop", "logprobs": None} for k, t in enumerate(texts)]
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(len(t.split()) for t in texts)}
+    return json.dumps({"object": "text_completion", "model": "sim", "choices": choices, "usage": usage}).encode()
+
+
+def _scored(ids: list[int]) -> bytes:
+    """vLLM's prompt_logprobs: null first, then per position a dict keyed by the sent token's id."""
+    rng = random.Random(hash(tuple(ids[-64:])))
+    entries = ",".join(f'{{"{i}":{{"logprob":{-rng.expovariate(1.2):.4f},"rank":1}}}}' for i in ids[1:])
+    choice = f'{{"index":0,"text":"x","finish_reason":"length","prompt_token_ids":{json.dumps(ids)},'
+    choice += f'"prompt_logprobs":[null,{entries}]}}'
+    usage = json.dumps({"prompt_tokens": len(ids), "completion_tokens": 1})
+    return f'{{"object":"text_completion","model":"sim","choices":[{choice}],"usage":{usage}}}'.encode()
+
+
+def app(scale: float, slots: int) -> Starlette:
+    simulation = Simulation(scale, slots)
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(simulation.stats())
+
+    async def reset(request: Request) -> Response:
+        simulation.reset()
+        return JSONResponse({"reset": True})
+
+    async def models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": "sim", "object": "model"}]})
+
+    return Starlette(
+        routes=[
+            Route("/v1/completions", simulation.handle, methods=["POST"]),
+            Route("/v1/models", models),
+            Route("/stats", stats),
+            Route("/reset", reset, methods=["POST"]),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("--scale", type=float, default=100.0)
+    parser.add_argument("--slots", type=int, default=256)
+    args = parser.parse_args()
+    uvicorn.run(app(args.scale, args.slots), host="127.0.0.1", port=args.port, log_level="warning", backlog=2048)
