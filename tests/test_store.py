@@ -177,3 +177,30 @@ def test_the_overview_and_the_light_records_agree_with_the_full_ones(tmp_path, p
         assert [(p.id, t.status, t.initial) for p, t in unfinished] == [("later", "pending", None)]
     finally:
         store.close()
+
+
+def test_a_group_commit_saves_all_of_its_stages_or_none(tmp_path, pair):
+    """``batch()``: the Ray driver commits every stage that arrived together in one transaction."""
+    config = load_config(None, FAKE)
+    synthesize([pair], tmp_path / "done", config)
+    finished = RunStore(tmp_path / "done").trajectory(pair.id, 0)
+    assert finished.initial is not None and len(finished.steps) >= 2
+    started = finished.model_copy(update={"steps": [], "status": "running"})
+
+    store = open_run(tmp_path / "run", config)
+    try:
+        store.add_items([pair], rollouts=1)
+        with pytest.raises(RuntimeError), store.batch():
+            store.save_initial(started)
+            store.save_step(started, finished.steps[0])
+            raise RuntimeError("the driver dies mid-batch")
+        assert store.trajectory(pair.id, 0).initial is None  # none of it
+        with store.batch():
+            store.save_initial(started)
+            store.save_step(started, finished.steps[0])
+            store.save_step(started, finished.steps[1])
+            assert RunStore(tmp_path / "run", readonly=True).trajectory(pair.id, 0).initial is None  # not yet
+        saved = RunStore(tmp_path / "run", readonly=True).trajectory(pair.id, 0)
+        assert saved.initial == finished.initial and saved.steps == finished.steps[:2]  # all of it
+    finally:
+        store.close()

@@ -20,8 +20,9 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from reer.records import Pair
 from reer.records.trajectory import Step, Trajectory
 from reer.search.reer import Searcher
 from reer.search.runner import _ReportingJournal, _run_one, open_searcher
+from reer.store import RunStore
 
 Work = tuple[Pair, Trajectory]
 RESTARTS = 8  # times Ray restarts a dead worker before it is given up
@@ -158,6 +160,7 @@ class _Driver:
     ray: Any
     config: ReerConfig
     journal: _ReportingJournal
+    commits: Callable[[], AbstractContextManager[None]]  # the store's group commit
     queue: deque[Work]
     workers: list[_Worker] = field(default_factory=list)
     starting: dict[Any, _Worker] = field(default_factory=dict)
@@ -195,18 +198,21 @@ class _Driver:
             waiting = [*self.running, *self.starting]
             if not waiting:
                 raise ReerError("every Ray worker is gone (each was restarted and died again); rerun to resume")
-            ready, _ = self.ray.wait(waiting, num_returns=1, timeout=POLL_SECONDS)
+            first, _ = self.ray.wait(waiting, num_returns=1, timeout=POLL_SECONDS)
             if not any(w.ready for w in self.workers) and time.monotonic() > placed_by:
                 raise ReerError(
                     f"no Ray worker started within {self.config.runner.start_timeout:.0f} s; the cluster has "
                     f"{self.ray.available_resources()} free — lower runner.workers, runner.cpus_per_worker or "
                     "runner.gpus_per_worker, or add nodes"
                 )
-            for ref in ready:
-                if ref in self.starting:
-                    self._started(self.starting.pop(ref), ref, exceptions)
-                else:
-                    self._advance(ref, exceptions)
+            # Everything else that is ready too, committed together: one durable commit for many stages.
+            ready = self.ray.wait(waiting, num_returns=len(waiting), timeout=0)[0] if first else []
+            with self.commits():
+                for ref in ready:
+                    if ref in self.starting:
+                        self._started(self.starting.pop(ref), ref, exceptions)
+                    else:
+                        self._advance(ref, exceptions)
 
     def _hand_out(self) -> None:
         ready = [w for w in self.workers if w.ready]
@@ -252,13 +258,13 @@ class _Driver:
         running.worker.load -= 1
 
 
-def search_on_ray(todo: list[Work], config: ReerConfig, journal: _ReportingJournal) -> None:
+def search_on_ray(todo: list[Work], config: ReerConfig, journal: _ReportingJournal, store: RunStore) -> None:
     """Search ``todo`` on the Ray cluster of ``config.runner``; return when every item ended or the run stopped."""
     ray = _import_ray()
     runner = config.runner
     _join(ray, runner)
     try:
-        driver = _Driver(ray, config, journal, deque(todo))
+        driver = _Driver(ray, config, journal, store.batch, deque(todo))
         driver.start_workers(min(len(todo), _worker_count(ray, runner)))
         # The loop runs in a thread of its own so that Ctrl-C, which arrives in the main thread, never lands
         # between a stage and its commit: the loop stops handing out items and drains the running ones.

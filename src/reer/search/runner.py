@@ -83,7 +83,7 @@ def synthesize(
                 if config.runner.kind == "ray":
                     from reer.search.distributed import search_on_ray
 
-                    search_on_ray(todo, config, journal)
+                    search_on_ray(todo, config, journal, store)
                 else:
                     _search_here(todo, config, journal)
             return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from reer.errors import ReerError
 from reer.language import prompt_language
 from reer.records import Pair
@@ -81,6 +83,9 @@ class RunStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self.db.in_transaction:  # inside batch(): its transaction commits this write with the others
+                yield self.db
+                return
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
@@ -88,6 +93,15 @@ class RunStore:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The saves made inside, committed together in one transaction (a group commit): a driver that
+        receives many stages at once pays for one durable commit instead of one per stage. A crash commits
+        all of them or none, and each stage extends its own trajectory, so what a rerun finds is always a
+        state some run could have saved one stage at a time."""
+        with self._transaction():
+            yield
 
     # -- run metadata -------------------------------------------------------------------------------
 
@@ -413,12 +427,13 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 
 def _json(scored: Scored | None) -> str | None:
-    return json.dumps(scored.token_logprobs) if scored else None
+    """Per-token values as JSON text (orjson: encoding thousands of floats is most of a step's commit)."""
+    return orjson.dumps(scored.token_logprobs).decode() if scored else None
 
 
 def _scored(score: float | None, logprobs: str | None) -> Scored | None:
     """None for an unscored candidate; the token values are empty when they were not read."""
-    return None if score is None else Scored(score=score, token_logprobs=json.loads(logprobs) if logprobs else [])
+    return None if score is None else Scored(score=score, token_logprobs=orjson.loads(logprobs) if logprobs else [])
 
 
 def _pair(row: sqlite3.Row) -> Pair:
