@@ -18,8 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import free_port, needs, require, wait_for
-from tests.reliability.faults import REPO, reer_command, run_reer, write_pairs
-from tests.reliability.test_crashes import exported, no_repeated_steps
+from tests.reliability.faults import REPO, exported, no_repeated_steps, reer_command, run_reer, write_pairs
 
 pytestmark = needs("ray")
 

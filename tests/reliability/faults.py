@@ -4,13 +4,15 @@
 in the pair's query, e.g. ``"Write a poem. [fault:permanent]"``. The marker reaches every generation and
 scoring request of that item (the query is in each prompt). A faulty request fails the *whole* engine call
 it is part of, as an engine that raises on one input of a batch does. Registered as backend ``faulty`` by
-the reliability tests' conftest, and only while they run.
+the reliability tests' conftest, and only while they run. Below it: the helpers and checks the kill tests share.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -124,3 +126,44 @@ def fault_pairs(*faults: str | None, n: int = 8) -> list[Pair]:
 def write_pairs(path: Path, *faults: str | None, n: int = 8) -> Path:
     path.write_text("".join(p.model_dump_json() + "\n" for p in fault_pairs(*faults, n=n)), encoding="utf-8")
     return path
+
+
+def intact(database: Path) -> None:
+    if not database.exists():
+        return
+    db = sqlite3.connect(database)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+def no_repeated_steps(run: Path) -> None:
+    intact(run / "reer.sqlite")
+    if not (run / "reer.sqlite").exists():
+        return
+    db = sqlite3.connect(run / "reer.sqlite")
+    try:
+        for table, key in (("steps", "item_id, rollout, step"), ("candidates", "item_id, rollout, step, candidate")):
+            repeated = f"SELECT COUNT(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1)"
+            assert db.execute(repeated).fetchone()[0] == 0
+    except sqlite3.OperationalError:  # killed before the schema was written: nothing to check yet
+        pass
+    finally:
+        db.close()
+
+
+def exported(run: Path, out: Path) -> dict[str, bytes]:
+    done = run_reer("export", str(run), "-o", str(out), "--format", "records", "--no-filter")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in rows:  # wall-clock fields differ between any two runs
+        row.pop("seconds")
+        for step in row["steps"]:
+            step.pop("seconds")
+    sft = run_reer("export", str(run), "-o", str(out.with_name(out.name + "-sft")), "--no-filter")
+    assert sft.returncode == 0, sft.stderr
+    return {
+        "records": json.dumps(rows, sort_keys=True).encode(),
+        "sft": (out.with_name(out.name + "-sft") / "train.jsonl").read_bytes(),
+    }

@@ -1,5 +1,7 @@
 """Control tokens from data: `<|im_end|>` inside a pair is text, never the end of the turn."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from reer.backends.render import encode_prompt, encode_scored, render_prompt
@@ -50,3 +52,20 @@ def test_without_special_strings_in_the_data_the_tokens_are_the_plain_ones(token
     request = score_request("en", "Write about a keeper.", "I open with silence.", LONG_REFERENCE)
     encoded, _ = encode_scored(tokenizer, request.messages, request.span)
     assert encoded.ids == tokenizer(encoded.text, add_special_tokens=False)["input_ids"]
+
+
+@needs_embedded
+def test_hostile_and_clean_prompts_tokenized_at_once_keep_their_control_tokens(tokenizer):
+    """Threads share one tokenizer (a server backend's pool): tokenizing data with special-token strings as
+    text must not change how another thread's prompt is tokenized at the same moment, nor the other way."""
+    clean = [{"role": "user", "content": "Write about a keeper. " * 200}]
+    hostile = [{"role": "user", "content": (INJECTED + " ") * 40}]
+    expected = {"clean": encode_prompt(tokenizer, clean).ids, "hostile": encode_prompt(tokenizer, hostile).ids}
+
+    def tokenize(kind: str) -> list[bool]:
+        messages = clean if kind == "clean" else hostile
+        return [encode_prompt(tokenizer, messages).ids == expected[kind] for _ in range(150)]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(tokenize, ["clean", "hostile", "clean", "hostile"]))
+    assert all(all(r) for r in results), [r.count(False) for r in results]

@@ -5,7 +5,6 @@ byte-identical to those of runs never interrupted."""
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BENCHMARK_DIR
-from tests.reliability.faults import REPO, fault_config, reer_command, run_reer, write_pairs
+from tests.reliability.faults import (
+    REPO,
+    exported,
+    fault_config,
+    intact,
+    no_repeated_steps,
+    reer_command,
+    run_reer,
+    write_pairs,
+)
 
 KILLS = 12  # per test; the CI budget (40 minutes on 2 cores) bounds it
 
@@ -31,47 +39,6 @@ def kill_at_random(command: list[str], rng: random.Random, low: float, high: flo
         process.wait()
         check()
     return landed
-
-
-def intact(database: Path) -> None:
-    if not database.exists():
-        return
-    db = sqlite3.connect(database)
-    try:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        db.close()
-
-
-def no_repeated_steps(run: Path) -> None:
-    intact(run / "reer.sqlite")
-    if not (run / "reer.sqlite").exists():
-        return
-    db = sqlite3.connect(run / "reer.sqlite")
-    try:
-        for table, key in (("steps", "item_id, rollout, step"), ("candidates", "item_id, rollout, step, candidate")):
-            repeated = f"SELECT COUNT(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1)"
-            assert db.execute(repeated).fetchone()[0] == 0
-    except sqlite3.OperationalError:  # killed before the schema was written: nothing to check yet
-        pass
-    finally:
-        db.close()
-
-
-def exported(run: Path, out: Path) -> dict[str, bytes]:
-    done = run_reer("export", str(run), "-o", str(out), "--format", "records", "--no-filter")
-    assert done.returncode == 0, done.stderr
-    rows = [json.loads(line) for line in (out / "train.jsonl").read_text(encoding="utf-8").splitlines()]
-    for row in rows:  # wall-clock fields differ between any two runs
-        row.pop("seconds")
-        for step in row["steps"]:
-            step.pop("seconds")
-    sft = run_reer("export", str(run), "-o", str(out.with_name(out.name + "-sft")), "--no-filter")
-    assert sft.returncode == 0, sft.stderr
-    return {
-        "records": json.dumps(rows, sort_keys=True).encode(),
-        "sft": (out.with_name(out.name + "-sft") / "train.jsonl").read_bytes(),
-    }
 
 
 @pytest.mark.parametrize(("concurrency", "items"), [(1, 8), (4, 24)])

@@ -15,7 +15,9 @@ tokenized with special tokens split into ordinary text.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +121,28 @@ def _text_tokens(
 ) -> None:
     if start == end:
         return
-    enc = tokenizer(text[start:end], add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True)
+    enc = _splitting(tokenizer)(text[start:end], add_special_tokens=False, return_offsets_mapping=True)
     ids += enc["input_ids"]
     offsets += [(start + a, start + b) for a, b in enc["offset_mapping"]]
+
+
+_SPLITTING: dict[int, Any] = {}
+_SPLITTING_LOCK = threading.Lock()
+
+
+def _splitting(tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` that always reads special-token strings as text. transformers implements
+    ``split_special_tokens=True`` by flipping a flag on the shared Rust tokenizer for the call, so threads
+    sharing one tokenizer (a server backend's pool) would tokenize each other's prompts with the wrong
+    setting: the template's control tokens split into text, or data's read as control tokens."""
+    with _SPLITTING_LOCK:
+        copy = _SPLITTING.get(id(tokenizer))
+        if copy is None or copy[0] is not tokenizer:
+            splitting = deepcopy(tokenizer)
+            splitting.split_special_tokens = True
+            splitting._tokenizer.encode_special_tokens = True
+            copy = _SPLITTING[id(tokenizer)] = (tokenizer, splitting)
+        return copy[1]
 
 
 def _special_strings(tokenizer: Any) -> list[str]:
