@@ -215,24 +215,31 @@ def _scale_lines(sc: dict) -> list[str]:
             f"| {row['driver_share']:.0%} | {row['driver_cpu_ms_per_item']:.0f} ms | {row['peak_mb']:.0f} MB "
             f"| {row['commits_per_s']:.0f} |"
         )
+    commits = sc["commits_per_s_alone"]
     lines += [
         "",
         f"On the {full['items']:,}-item run: `reer status` {full['status']['wall_s']:.2f} s "
         f"({full['status']['peak_mb']:.0f} MB), `reer export` {full['export']['wall_s']:.2f} s "
-        f"({full['export']['peak_mb']:.0f} MB).",
+        f"({full['export']['peak_mb']:.0f} MB). The store alone commits {commits['one_per_commit']:,.0f} "
+        f"published-size steps/s (2 candidates, 1,000 scored tokens each), {commits['group_commits_of_16']:,.0f}/s "
+        "in the Ray driver's group commits.",
         "",
         f"Extrapolated to real latencies: an item holds the servers {x['server_s_per_item']:.0f} s, so one 8-GPU "
         f"node serving {sc['server_slots']} sequences at once finishes about {x['node_items_per_hour']:,.0f} "
-        "items/hour. The driver's core at that rate:",
+        f"items/hour and needs {x['commits_needed_per_node']:.0f} stage commits/s "
+        f"({commits['one_per_commit'] / x['commits_needed_per_node']:.0f}× less than the store sustains alone). "
+        "The driver (one core: its Python holds the GIL) at that rate:",
         "",
-        "| driver | CPU per item | busy at one node | nodes before the driver saturates |",
-        "|---|---|---|---|",
+        "| driver | CPU per item | busy at one node | its share of an item's time at one node "
+        "| nodes before the driver saturates |",
+        "|---|---|---|---|---|",
     ]
     for name, d in x.items():
         if isinstance(d, dict):
+            share = d["driver_share_at_one_node"]
             lines.append(
-                f"| {name.replace('_', ' ')} | {d['driver_cpu_ms_per_item']:.0f} ms "
-                f"| {d['driver_busy_at_one_node']:.0%} | {d['nodes_until_driver_saturates']:.1f} |"
+                f"| {name} | {d['driver_cpu_ms_per_item']:.0f} ms | {d['driver_busy_at_one_node']:.0%} "
+                f"| {'saturated' if share is None else f'{share:.2%}'} | {d['nodes_until_driver_saturates']:.1f} |"
             )
     return lines
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -26,6 +28,9 @@ import yaml
 
 from bench.server import _free_port
 from bench.sim_server import WORDS
+from reer.records import Pair
+from reer.records.trajectory import Candidate, Scored, Step
+from reer.store import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 SLOTS = 256  # vLLM's default max_num_seqs
@@ -59,10 +64,13 @@ def run(
             for workers in ray_workers:
                 ray.append(_on_ray(url, pairs, config, root / f"ray{workers}", workers, 64, 256, scale))
                 print(json.dumps(ray[-1]), flush=True)
+            # The largest run: the one of the sweep where it already covers every item (short runs), else a
+            # run of all of them.
             full_level = full_level or min(SLOTS, items // 4)
-            full = _synthesize(url, pairs, config, root / "full", full_level, items, scale)
+            done = [row for row in sweep if row["items"] == items and row["in_flight_items"] == full_level]
+            full = done[0] if done else _synthesize(url, pairs, config, root / "full", full_level, items, scale)
             print(json.dumps(full), flush=True)
-            full |= _readers(root / "full", root / "export")
+            full = full | _readers(root / f"c{full_level}" if done else root / "full", root / "export")
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -77,6 +85,7 @@ def run(
     return {
         "scale": scale,
         "server_slots": SLOTS,
+        "commits_per_s_alone": _commit_rates(),
         "sweep": sweep,
         "ray": ray,
         "full": full,
@@ -111,8 +120,9 @@ def _config(path: Path, base_url: str) -> Path:
 
 
 def _synthesize(
-    url: str, pairs: Path, config: Path, out: Path, level: int, count: int, scale: float, *extra: str
+    url: str, pairs: Path, config: Path, out: Path, level: int, count: int, scale: float, *extra: str, workers: int = 1
 ) -> dict[str, Any]:
+    """``count`` items, ``level`` in flight (per worker, on Ray)."""
     httpx.post(f"{url}/reset")
     command = ["synthesize", str(pairs), "-o", str(out), "-c", str(config), "--concurrency", str(level)]
     measured = _measure([*command, "--limit", str(count), *extra])
@@ -120,12 +130,12 @@ def _synthesize(
     server_s, item_s = stats["server_seconds"], stats["item_seconds"]
     wall = measured["wall_s"]
     return {
-        "in_flight_items": level,
+        "in_flight_items": level * workers,
         "items": count,
         **measured,
         "requests": stats["requests"],
         "items_per_hour": count / (wall * scale) * 3600,
-        "theoretical_items_per_hour": min(level, SLOTS) / (server_s / count * scale) * 3600,
+        "theoretical_items_per_hour": min(level * workers, SLOTS) / (server_s / count * scale) * 3600,
         "driver_share": (item_s - server_s) / item_s,
         "driver_cpu_ms_per_item": measured["cpu_s"] / count * 1000,
         "server_s_per_item": server_s / count,
@@ -134,16 +144,62 @@ def _synthesize(
 
 
 def _measure(args: list[str]) -> dict[str, Any]:
-    """``reer ARGS`` to its end: wall time, CPU time and peak memory of that process alone."""
+    """``reer ARGS`` to its end: wall time, CPU time and peak memory of that process alone. The peak is its
+    VmHWM, sampled until it exits: a forked child's ru_maxrss starts at its parent's size."""
+    before = _children_cpu()  # nothing else is reaped while this runs
     started = time.perf_counter()
     process = subprocess.Popen(
         [Path(sys.executable).with_name("reer"), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_kb = 0
+    status_file = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            hwm = next(line for line in status_file.read_text().splitlines() if line.startswith("VmHWM"))
+            peak_kb = max(peak_kb, int(hwm.split()[1]))
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.05)
     wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if process.returncode != 0:
         raise RuntimeError(f"reer {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+    return {"wall_s": wall, "cpu_s": _children_cpu() - before, "peak_mb": peak_kb / 1024}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _commit_rates(count: int = 400) -> dict[str, float]:
+    """The store alone: published-size steps (2 candidates, 1,000 scored tokens each), committed one per
+    transaction and in group commits of 16 (the Ray driver's, when stages arrive together)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = RunStore(Path(tmp))
+        try:
+            store.add_items([Pair(id="one", query="Write about a keeper.", reference="The keeper. " * 40)], 1)
+            trajectory = store.unfinished()[0][1]
+            rng = random.Random(0)
+            scored = Scored(score=1.0, token_logprobs=[-rng.expovariate(1.2) for _ in range(1000)])
+            candidate = Candidate(raw="x " * 300, text="x " * 280, num_tokens=300, finish_reason="stop", scored=scored)
+            steps = [
+                Step(step=k, segment_index=0, original="o " * 150, candidates=[candidate] * 2, chosen=0,
+                     best_score=1.0, generate_seconds=0.0, score_seconds=0.0)
+                for k in range(2 * count)
+            ]  # fmt: skip
+            started = time.perf_counter()
+            for step in steps[:count]:
+                store.save_step(trajectory, step)
+            single = count / (time.perf_counter() - started)
+            started = time.perf_counter()
+            for k in range(count, 2 * count, 16):
+                with store.batch():
+                    for step in steps[k : k + 16]:
+                        store.save_step(trajectory, step)
+            grouped = count / (time.perf_counter() - started)
+        finally:
+            store.close()
+    return {"one_per_commit": single, "group_commits_of_16": grouped}
 
 
 def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level: int, count: int, scale: float):
@@ -160,8 +216,9 @@ def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level:
         time.sleep(10)
         os.environ["RAY_AUTH_MODE"] = "disabled"
         per_worker = max(1, level // workers)
-        result = _synthesize(url, pairs, config, out, per_worker, count, scale, "--ray", f"127.0.0.1:{port}")
-        return result | {"ray_workers": workers, "in_flight_items": per_worker * workers}
+        address = f"127.0.0.1:{port}"
+        result = _synthesize(url, pairs, config, out, per_worker, count, scale, "--ray", address, workers=workers)
+        return result | {"ray_workers": workers}
     finally:
         os.environ.pop("RAY_AUTH_MODE", None)
         head.send_signal(signal.SIGTERM)
@@ -180,18 +237,25 @@ def _readers(run_dir: Path, export: Path) -> dict[str, Any]:
 def _extrapolate(full: dict[str, Any], ray: list[dict[str, Any]], scale: float) -> dict[str, Any]:
     """The published setting on real servers. One 8-GPU node is taken as one vLLM deployment with ``SLOTS``
     sequences in flight; each item holds the servers for its measured server time (times ``scale``: real
-    latencies). The driver's share is the CPU it needs per item against the time the node takes per item."""
+    latencies). The driver is one core (its Python holds the GIL): busy = CPU per item × items per second.
+    While it keeps up, it delays an item by about its CPU per item / (1 − busy), a queueing estimate."""
     server_s = full["server_s_per_item"] * scale
     node_items_per_hour = SLOTS * 3600 / server_s
-    result: dict[str, Any] = {"server_s_per_item": server_s, "node_items_per_hour": node_items_per_hour}
+    stages = 1 + full["requests"]["generate"] / full["items"]  # initial, one per step, finish
+    result: dict[str, Any] = {
+        "server_s_per_item": server_s,
+        "node_items_per_hour": node_items_per_hour,
+        "commits_needed_per_node": node_items_per_hour * stages / 3600,
+    }
     drivers = {"local": full["driver_cpu_ms_per_item"]} | {
-        f"ray_{r['ray_workers']}_workers": r["driver_cpu_ms_per_item"] for r in ray
+        f"Ray, {r['ray_workers']} workers": r["driver_cpu_ms_per_item"] for r in ray
     }
     for name, cpu_ms in drivers.items():
-        busy = node_items_per_hour * cpu_ms / 1000 / 3600  # driver core utilisation at one node
+        busy = node_items_per_hour * cpu_ms / 1000 / 3600
         result[name] = {
             "driver_cpu_ms_per_item": cpu_ms,
             "driver_busy_at_one_node": busy,
+            "driver_share_at_one_node": cpu_ms / 1000 / (1 - busy) / server_s if busy < 1 else None,
             "nodes_until_driver_saturates": 1 / busy,
         }
     return result

@@ -140,13 +140,13 @@ def test_a_ray_run_equals_a_local_run(cluster, calm, tmp_path):
 def test_a_killed_worker_loses_nothing_and_repeats_nothing(cluster, calm, tmp_path):
     pairs, config, expected = calm
     run = tmp_path / "run"
+    wait_for("earlier runs' workers to go", lambda: not _worker_pids(), 60, 0.5)
     driver = subprocess.Popen(
         reer_command("synthesize", str(pairs), "-o", str(run), "-c", str(config), "--ray", cluster),
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     wait_for("a few committed stages", lambda: _stages(run) >= 4, 120)
-    victims = _worker_pids()
-    assert len(victims) == WORKER_NODES
+    victims = wait_for("both workers", lambda: len(pids := _worker_pids()) == WORKER_NODES and pids, 60)
     os.kill(victims[0], signal.SIGKILL)
     committed = _stages(run)
     stdout, stderr = driver.communicate(timeout=300)
@@ -161,6 +161,7 @@ def test_ctrl_c_and_kill_9_of_the_driver_resume_on_another_worker_count(cluster,
     pairs, config, expected = calm
     run = tmp_path / "run"
     command = reer_command("synthesize", str(pairs), "-o", str(run), "-c", str(config), "--ray", cluster)
+    wait_for("earlier runs' workers to go", lambda: not _worker_pids(), 60, 0.5)
 
     interrupted = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for("a first committed stage", lambda: _stages(run) >= 1, 120)
