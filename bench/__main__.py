@@ -204,7 +204,9 @@ def _scale_lines(sc: dict) -> list[str]:
         "| peak memory | stage commits/s |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for row in [*sc["sweep"], *sc["ray"], full]:
+    same = ("items", "in_flight_items")
+    reused = any(all(row[key] == full[key] for key in same) for row in sc["sweep"])
+    for row in [*sc["sweep"], *sc["ray"], *([] if reused else [full])]:
         where = (
             f"{row['in_flight_items']} (Ray, {row['ray_workers']} workers)"
             if "ray_workers" in row
@@ -241,6 +243,13 @@ def _scale_lines(sc: dict) -> list[str]:
                 f"| {name} | {d['driver_cpu_ms_per_item']:.0f} ms | {d['driver_busy_at_one_node']:.0%} "
                 f"| {'saturated' if share is None else f'{share:.2%}'} | {d['nodes_until_driver_saturates']:.1f} |"
             )
+    lines += [
+        "",
+        "So one process drives one 8-GPU node with the driver near its limit (most of its CPU is tokenizing "
+        "prompts and parsing scoring answers); past one node, the Ray runner moves that work to the workers "
+        "(their CPU per item is about the local driver's, spread over their cores) and its driver, which only "
+        "commits, keeps about ten nodes busy.",
+    ]
     return lines
 
 
