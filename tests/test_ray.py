@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,8 @@ def cluster(tmp_path_factory):
     nodes = [node("head", *head)]
     try:
         wait_for("the Ray head", lambda: b"Ray runtime started" in (logs / "head.log").read_bytes(), 120, 0.5)
-        nodes += [node(f"worker-{k}", "--address", address, "--num-cpus", "1") for k in range(WORKER_NODES)]
-        wait_for("both worker nodes", lambda: _cpus(address) == WORKER_NODES, 120, 1.0)
+        for k in range(WORKER_NODES):
+            nodes.append(_join(node, f"worker-{k}", address, k + 1))
         yield address
     finally:
         for process in reversed(nodes):
@@ -66,6 +67,21 @@ def cluster(tmp_path_factory):
         shutil.rmtree(temp, ignore_errors=True)
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def _join(node, name: str, address: str, cpus: int, attempts: int = 3) -> subprocess.Popen:
+    """Start one worker node and wait until the cluster counts its CPU. One node at a time, and again if
+    it gives up: a raylet that cannot register within Ray's fixed 30 s (a loaded 2-core machine) exits."""
+    for attempt in range(attempts):
+        process = node(f"{name}-{attempt}", "--address", address, "--num-cpus", "1")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if _cpus(address) >= cpus:
+                return process
+            time.sleep(1.0)
+        process.terminate()
+        process.wait(timeout=60)
+    pytest.fail(f"the Ray worker node {name} did not join in {attempts} attempts (logs beside the test's tmp)")
 
 
 def _cpus(address: str) -> int:

@@ -23,7 +23,7 @@ from tests.reliability.faults import (
     write_pairs,
 )
 
-KILLS = 12  # per test; the CI budget (40 minutes on 2 cores) bounds it
+KILLS = 8  # per test; the CI budget (40 minutes on 2 cores) bounds it
 
 
 def kill_at_random(command: list[str], rng: random.Random, low: float, high: float, check) -> int:
