@@ -105,10 +105,9 @@ class ItemWorker:
         self._opening = threading.Lock()
         self._searcher: Searcher | None = None
 
-    def ready(self) -> int:
-        """Open the backends (load the model); the process id, for the tests that kill workers."""
+    def ready(self) -> None:
+        """Open the backends (load the model), so that a set-up problem stops the run before any item."""
         self._open()
-        return os.getpid()
 
     def stop(self) -> None:
         """Ctrl-C on the driver: end each running item after its next stage."""
@@ -143,14 +142,12 @@ class _Worker:
     handle: Any
     ready: bool = False
     load: int = 0
-    pid: int | None = None
 
 
 @dataclass
 class _Running:
     worker: _Worker
     work: Work
-    stages: int = 0
 
 
 @dataclass
@@ -227,7 +224,7 @@ class _Driver:
 
     def _started(self, worker: _Worker, ref: Any, exceptions: Any) -> None:
         try:
-            worker.pid = self.ray.get(ref)
+            self.ray.get(ref)
         except exceptions.RayTaskError as exc:  # opening the backends failed: so would every item
             raise ReerError(f"a Ray worker could not open the backends: {_cause(exc)}") from None
         except exceptions.RayActorError:  # it died for good (restarted too often, or its node is gone): drop it
@@ -250,7 +247,6 @@ class _Driver:
                 running.worker.ready = False
                 self.starting[running.worker.handle.ready.remote()] = running.worker
             return
-        running.stages += 1
         stage.apply(running.work[1], self.journal)
 
     def _release(self, generator: Any) -> None:
