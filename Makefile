@@ -8,7 +8,7 @@ STAMP := $(VENV)/.reer-installed
 LLAMA_STAMP := $(VENV)/.reer-llamacpp
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-llamacpp demo test bench lint format clean
+.PHONY: setup setup-llamacpp setup-browser demo test bench lint format clean
 
 setup: $(STAMP)
 
@@ -47,10 +47,16 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/reer demo --output reer-demo
 
-test: setup-llamacpp
+test: setup-llamacpp setup-browser
 	$(PY) -m pytest
 
-bench: setup-llamacpp
+# The report's tests run in a real headless Chromium: Debian's (Playwright's own download is unreachable).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+setup-browser:
+	command -v chromium >/dev/null || $(SUDO) apt-get install -y -qq chromium >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+bench: setup-llamacpp setup-browser
 	$(PY) -m bench
 
 lint: setup
@@ -63,4 +69,4 @@ format: setup
 	$(VENV)/bin/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) reer-demo wheelhouse .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) reer-demo wheelhouse artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -9,6 +9,7 @@ its real config and tokenizer for fast numerical tests, and the demo run, made o
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reer.records import Pair
 
@@ -37,6 +39,7 @@ _INSTALL = {
     "trl": "pip install 'reer[train]'",
     "peft": "pip install 'reer[train]'",
     "ray": "pip install 'reer[ray]'",
+    "playwright": "pip install 'reer[dev]' (the report's browser tests; Chromium itself: apt-get install chromium)",
 }
 
 
@@ -187,6 +190,23 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, embedded_dir: Path):
     return out, result
 
 
+def fake_run(tmp_path: Path, pairs: list[dict[str, str]], **search: Any) -> Path:
+    """A finished run of the fake backend in ``tmp_path/run``, made by `reer synthesize`."""
+    config = tmp_path / "fake.yaml"
+    settings = {"generator": {"backend": "fake"}, "search": {"max_steps": 2, "stop_threshold": 0, **search}}
+    config.write_text(yaml.safe_dump(settings))
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "reer", "synthesize", str(source), "-o", str(run), "--config", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return run
+
+
 SERVER_KEY = "test-key-not-for-logs"  # planted: no output file, database, log or error may contain it
 
 
@@ -226,3 +246,33 @@ def llama_server(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     server.terminate()
     server.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """Headless Chromium for the whole session (see tests/browser.py)."""
+    from tests.browser import CHROMIUM, FLAGS
+
+    require("playwright")
+    if not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set REER_CHROMIUM)"
+        pytest.fail(message) if CI else pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Any:
+    """A fresh page that records console errors, uncaught exceptions and every URL it requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.problems, tab.requests = [], []
+    tab.on("console", lambda m: tab.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    tab.on("pageerror", lambda e: tab.problems.append(f"uncaught: {e}"))
+    tab.on("request", lambda r: tab.requests.append(r.url))
+    yield tab
+    context.close()

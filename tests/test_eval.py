@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,16 @@ from reer.eval.benchmarks.base import JudgeTask
 from reer.eval.judges import JudgeError, ModelJudge
 from reer.eval.results import Estimate, EvalResults
 from reer.records.pair import write_pairs
-from tests.conftest import BENCHMARK_DIR, SERVER_KEY, needs_eval_framework, needs_llama, require
+from tests.browser import canvas_ink, open_report, shoot
+from tests.conftest import (
+    BENCHMARK_DIR,
+    LONG_REFERENCE,
+    SERVER_KEY,
+    fake_run,
+    needs_eval_framework,
+    needs_llama,
+    require,
+)
 
 
 def _rows(db: Path, table: str) -> dict[tuple, tuple]:
@@ -56,7 +66,7 @@ def heldout(tmp_path_factory) -> Path:
 
 @needs_eval_framework
 @needs_llama
-def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, heldout, embedded_dir):
+def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, heldout, embedded_dir, page):
     out = tmp_path / "eval"
     db = out / "eval.sqlite"
     command = [
@@ -116,6 +126,34 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
 
     changed = subprocess.run([*command, "--set", "eval.temperature=0.1"], capture_output=True, text=True, env=env)
     assert changed.returncode == 1 and "other settings" in changed.stderr and "answers" in changed.stderr
+    _shown_in_the_report(out, results, tmp_path, page)
+
+
+def _shown_in_the_report(out: Path, results: dict, tmp_path: Path, page: Any) -> None:
+    """`reer report --eval`: the headlines with intervals, the group bars, the length scatter, every answer
+    with the judge's verdicts, and the likelihood, drawn in a real browser."""
+    run = fake_run(tmp_path, [{"id": "one", "query": "Write about a keeper.", "reference": LONG_REFERENCE}])
+    open_report(page, run, tmp_path / "report.html", "--eval", str(out))
+    page.click("#contents a:text-is('evaluation: eval')")
+    page.wait_for_selector("#eval")
+    assert "SMOKE TEST ONLY" in page.inner_text(".smoke")
+    wb_d = results["benchmarks"]["writingbench"]["headlines"]["WB-D"]
+    assert f"{wb_d['mean']:.1f} [{wb_d['ci_low']:.1f}, {wb_d['ci_high']:.1f}]" in page.inner_text("#eval .cards")
+    benchmarks = results["benchmarks"]
+    bars = [
+        any(e["mean"] is not None for e in benchmarks[name]["metrics"][metric]["groups"].values())
+        for name, metric in (("writingbench", "score"), ("longbench-write", "S"))
+    ]
+    ink = canvas_ink(page, "#eval")  # group bars where a group was scored, and LongBench-Write's length scatter
+    assert bars[0] and len(ink) == sum(bars) + 1 and all(n > 500 for n in ink), (bars, ink)
+    assert page.locator(".answer").count() == 4
+    page.click(".answer summary >> nth=0")
+    first = page.inner_text(".answer >> nth=0")
+    assert "judge, " in first and "answer (" in first
+    gain = results["likelihood"]["gain"]["mean"]
+    assert f"{gain:.3f}" in page.inner_text("#eval")
+    shoot(page, "report-eval.png")
+    assert page.problems == []
 
 
 def test_http_judge_key_comes_from_the_environment(llama_server, monkeypatch):

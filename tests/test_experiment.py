@@ -15,13 +15,14 @@ from reer.export.dataset import finished_trajectories
 from reer.filters.checks import reflection_markers
 from reer.records.formats import WRITERS, read_samples
 from reer.records.sample import SftSample
+from tests.browser import canvas_ink, open_report, shoot
 from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_llama, needs_train
 
 
 @needs_eval_framework
 @needs_llama
 @needs_train
-def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
+def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path, page):
     run_dir = demo_run[0] / "run"
     finished = finished_trajectories(run_dir, None)
     assert len(finished) >= 2, demo_run[1].stderr
@@ -86,6 +87,20 @@ def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path):
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("reusing") == 6 and "training on" not in again.stdout
     assert json.loads((out / "ablation.json").read_text())["arms"]["full"]["headlines"] == arms["full"]["headlines"]
+
+    # The comparison in the report: one row per arm beside the published figures, and each arm's evaluation.
+    open_report(page, run_dir, tmp_path / "report.html", "--experiment", str(out))
+    page.click("#contents a:text-is('experiment: out')")
+    page.wait_for_selector("#experiment")
+    rows = page.locator("table.ablation tbody tr")
+    assert rows.count() == 6 and "87.5" in rows.nth(0).inner_text() and "57.7" in rows.nth(1).inner_text()
+    assert [n > 500 for n in canvas_ink(page, "#experiment")] == [True]
+    shoot(page, "report-experiment.png")
+    page.click("table.ablation a:text-is('fewer-long')")
+    page.wait_for_selector("#eval")
+    assert page.inner_text("h1") == "Evaluation arm: fewer-long"
+    assert page.locator(".answer").count() == 3  # 1 HelloBench + 2 WritingBench items
+    assert page.problems == []
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ RANKS = {
     **dict.fromkeys(("backends", "store"), 3),
     "filters": 4,
     **dict.fromkeys(STAGES := ("data", "search", "export", "train", "eval"), 5),
-    **dict.fromkeys(("cli", "demo", "experiment", "__init__", "__main__"), 6),
+    **dict.fromkeys(("cli", "demo", "experiment", "report", "__init__", "__main__"), 6),
 }
 TOP = 6
 

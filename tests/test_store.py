@@ -95,7 +95,7 @@ def test_changed_config_is_refused_unless_forced(tmp_path, pair):
     summary = synthesize([pair], tmp_path, changed, force=True)
     assert summary.counts == {"done": 1}
     store = RunStore(tmp_path)
-    assert [e["kind"] for e in store.events()] == ["config_changed"]
+    assert [e["kind"] for e in store.events("config_changed")] == ["config_changed"]
     assert '"num_expansion":3' in store.get_meta("config")
 
 

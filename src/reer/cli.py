@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -226,6 +227,9 @@ STATUS_ROWS = 100  # a run's table beyond this lists only its unfinished items (
 def status(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     all_items: Annotated[bool, typer.Option("--all", help="List every item, however many.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts, scores and every trajectory's row as JSON.")
+    ] = False,
 ) -> None:
     """Progress of a run: counts per status, scores, failures."""
     from reer.search.runner import summarize
@@ -233,6 +237,11 @@ def status(
 
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
+        if as_json:
+            from reer.report import status_document
+
+            sys.stdout.write(json.dumps(status_document(store), ensure_ascii=False, indent=1) + "\n")
+            return
         summary = summarize(store)
         _print_summary(summary, run_dir)
         few = all_items or summary.total <= STATUS_ROWS
@@ -262,6 +271,63 @@ def status(
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+EvalDirsOpt = Annotated[
+    list[Path] | None, typer.Option("--eval", help="A `reer eval` folder to show beside the run (repeatable).")
+]
+ExperimentDirsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--experiment", help="A `reer experiment` folder: its table and every arm's evaluation (repeatable)."),
+]
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="The HTML file to write [default: RUN_DIR/report.html].")
+    ] = None,
+    item_pages: Annotated[
+        int,
+        typer.Option(help="Trajectories (in input order) whose item page goes into the file; all are in the table."),
+    ] = 1000,
+    evals: EvalDirsOpt = None,
+    experiments: ExperimentDirsOpt = None,
+) -> None:
+    """One self-contained HTML file that shows what the search did (opens offline, no network)."""
+    from reer.report import write_report
+
+    out = output or run_dir / "report.html"
+    overview = write_report(run_dir, out, item_pages, evals or [], experiments or [])
+    total, pages = len(overview["items"]), overview["item_pages"]
+    more = "" if pages == total else f" (item pages for the first {pages}: --item-pages, or `reer view`, for more)"
+    console.print(f"wrote {terminal(out)}: {total} trajectories{more}, {out.stat().st_size / 1e6:.1f} MB")
+
+
+@app.command()
+def view(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (it may still be running).")],
+    port: Annotated[int, typer.Option(help="Port to serve on (0: any free one).")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to bind. Anything but 127.0.0.1 shows the run to your network.")
+    ] = "127.0.0.1",
+    evals: EvalDirsOpt = None,
+    experiments: ExperimentDirsOpt = None,
+) -> None:
+    """Serve the report's pages on 127.0.0.1, read-only, refreshing while the run goes on."""
+    from reer.report import make_server
+
+    server = make_server(run_dir, host, port, evals or [], experiments or [])
+    address, bound = server.server_address[:2]
+    url = f"http://{address!s}:{bound}/"
+    console.print(f"viewing {visible(run_dir)} at {url} (read-only); Ctrl-C stops", markup=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @app.command()

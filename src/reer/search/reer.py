@@ -47,6 +47,16 @@ def new_trajectory(pair: Pair, rollout: int = 0) -> Trajectory:
     return Trajectory(item_id=pair.id, rollout=rollout, language=prompt_language(pair.query))
 
 
+def current_segments(trajectory: Trajectory, min_chars: int) -> list[str]:
+    """The initial segments (stripped, REER.md §2.4) with every accepted rewrite applied."""
+    assert trajectory.initial is not None
+    segments = text_segments(trajectory.initial.trace, min_chars)
+    for step in trajectory.steps:
+        if step.chosen is not None:
+            segments[step.segment_index] = step.candidates[step.chosen].text or ""
+    return segments
+
+
 @dataclass
 class Searcher:
     generator: Generator
@@ -88,13 +98,7 @@ class Searcher:
         return trajectory
 
     def current_segments(self, trajectory: Trajectory) -> list[str]:
-        """The initial segments (stripped, REER.md §2.4) with every accepted rewrite applied."""
-        assert trajectory.initial is not None
-        segments = text_segments(trajectory.initial.trace, self.config.min_segment_chars)
-        for step in trajectory.steps:
-            if step.chosen is not None:
-                segments[step.segment_index] = step.candidates[step.chosen].text or ""
-        return segments
+        return current_segments(trajectory, self.config.min_segment_chars)
 
     # -- §3.2 initial trace -------------------------------------------------------------------------
 

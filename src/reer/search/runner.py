@@ -80,12 +80,15 @@ def synthesize(
                 on_start(len(todo))
             if todo:
                 journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
-                if config.runner.kind == "ray":
-                    from reer.search.distributed import search_on_ray
+                try:
+                    if config.runner.kind == "ray":
+                        from reer.search.distributed import search_on_ray
 
-                    search_on_ray(todo, config, journal, store)
-                else:
-                    _search_here(todo, config, journal)
+                        search_on_ray(todo, config, journal, store)
+                    else:
+                        _search_here(todo, config, journal)
+                finally:  # also after Ctrl-C: the report's wall time is the sum of these
+                    store.log_search_call(len(todo), time.perf_counter() - started)
             return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:
             store.close()

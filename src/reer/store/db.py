@@ -26,6 +26,7 @@ from reer.store.lock import writer_pid
 from reer.store.migrations import MIGRATIONS, migrate
 
 DB_NAME = "reer.sqlite"
+QUERY_PREVIEW = 200  # characters of each request in `overview()`: enough to recognise and search it
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class ItemState:
     final_score: float | None
     steps: int
     note: str
+    accepted: int = 0  # steps whose rewrite was kept
+    generated_tokens: int = 0  # initial trace and every candidate
+    model_seconds: float = 0.0  # generating and scoring, every stage summed
+    thinking_chars: int | None = None  # the final thinking, else the initial trace
+    query: str = ""  # its first QUERY_PREVIEW characters
 
 
 class RunStore:
@@ -118,6 +124,16 @@ class RunStore:
             "INSERT INTO events (kind, item_id, rollout, message) VALUES (?, ?, ?, ?)",
             (kind, item_id, rollout, message),
         )
+
+    def log_search_call(self, items: int, seconds: float) -> None:
+        with self._transaction():  # behind any stage a worker thread is still committing
+            self.log_event("searched", json.dumps({"items": items, "seconds": round(seconds, 3)}))
+
+    def search_calls(self) -> tuple[int, float]:
+        """How many `reer synthesize` calls searched this run, and their wall time summed (a call killed
+        with ``kill -9`` left no record)."""
+        calls = [json.loads(e["message"]) for e in self.events("searched")]
+        return len(calls), sum(c["seconds"] for c in calls)
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
@@ -224,15 +240,27 @@ class RunStore:
         return int(initial + self.db.execute("SELECT COALESCE(SUM(retries), 0) FROM steps").fetchone()[0])
 
     def overview(self, *, unfinished_only: bool = False, limit: int | None = None) -> list[ItemState]:
-        """One line per trajectory, in input order, read in one query without any record (for `status`)."""
+        """One line per trajectory, in input order, read in one query without any record (`status`, the report).
+        Each trajectory's steps and candidates are summed in one pass each, not once per trajectory."""
         where = "WHERE t.status NOT IN ('done', 'rejected') " if unfinished_only else ""
         rows = self.db.execute(
-            "SELECT t.item_id, t.rollout, t.status, t.initial_score, "
-            "(SELECT s.best_score FROM steps s WHERE s.item_id = t.item_id AND s.rollout = t.rollout "
-            "ORDER BY s.step DESC LIMIT 1) AS last_best, "
-            "(SELECT COUNT(*) FROM steps s WHERE s.item_id = t.item_id AND s.rollout = t.rollout) AS steps, "
+            "WITH s AS (SELECT item_id, rollout, COUNT(*) AS steps, SUM(chosen IS NOT NULL) AS accepted, "
+            "MAX(step) AS last, SUM(generate_seconds + score_seconds) AS seconds "
+            "FROM steps GROUP BY item_id, rollout), "
+            "c AS (SELECT item_id, rollout, SUM(num_tokens) AS tokens FROM candidates GROUP BY item_id, rollout) "
+            "SELECT t.item_id, t.rollout, t.status, t.initial_score, s.steps, s.accepted, "
+            "(SELECT b.best_score FROM steps b WHERE b.item_id = t.item_id AND b.rollout = t.rollout "
+            "AND b.step = s.last) AS last_best, "
+            "COALESCE(t.initial_tokens, 0) + COALESCE(c.tokens, 0) AS tokens, "
+            "COALESCE(t.initial_generate_seconds, 0) + COALESCE(t.initial_score_seconds, 0) "
+            "+ COALESCE(s.seconds, 0) AS seconds, "
+            "LENGTH(COALESCE(t.final_trace, t.initial_trace)) AS thinking_chars, "
+            f"SUBSTR(i.query, 1, {QUERY_PREVIEW}) AS query, "
             "COALESCE(t.reject_reason, t.error, t.stop_reason, '') AS note "
-            f"FROM trajectories t JOIN items i ON i.id = t.item_id {where}ORDER BY i.position, t.rollout LIMIT ?",
+            "FROM trajectories t JOIN items i ON i.id = t.item_id "
+            "LEFT JOIN s ON s.item_id = t.item_id AND s.rollout = t.rollout "
+            "LEFT JOIN c ON c.item_id = t.item_id AND c.rollout = t.rollout "
+            f"{where}ORDER BY i.position, t.rollout LIMIT ?",
             (-1 if limit is None else limit,),
         )
         return [
@@ -244,11 +272,40 @@ class RunStore:
                 (r["last_best"] if r["last_best"] is not None else r["initial_score"])
                 if r["status"] == "done"
                 else None,
-                r["steps"],
+                r["steps"] or 0,
                 r["note"],
+                r["accepted"] or 0,
+                r["tokens"],
+                r["seconds"],
+                r["thinking_chars"],
+                r["query"],
             )
             for r in rows
         ]
+
+    def acceptance(self) -> list[tuple[int, int, int]]:
+        """(refinement step, trajectories that took it, rewrites kept) for every step index reached."""
+        rows = self.db.execute(
+            "SELECT step, COUNT(*), SUM(chosen IS NOT NULL) FROM steps GROUP BY step ORDER BY step"
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def totals(self) -> dict[str, float]:
+        """What the run spent, over every stage saved: generated tokens, scoring calls, model seconds."""
+        initial = self.db.execute(
+            "SELECT COALESCE(SUM(initial_tokens), 0), COUNT(initial_score), "
+            "COALESCE(SUM(initial_generate_seconds), 0), COALESCE(SUM(initial_score_seconds), 0) FROM trajectories"
+        ).fetchone()
+        steps = self.db.execute(
+            "SELECT COALESCE(SUM(generate_seconds), 0), COALESCE(SUM(score_seconds), 0) FROM steps"
+        ).fetchone()
+        candidates = self.db.execute("SELECT COALESCE(SUM(num_tokens), 0), COUNT(score) FROM candidates").fetchone()
+        return {
+            "generated_tokens": initial[0] + candidates[0],
+            "scoring_calls": initial[1] + candidates[1],
+            "generate_seconds": initial[2] + steps[0],
+            "score_seconds": initial[3] + steps[1],
+        }
 
     def all_trajectories(self) -> list[Trajectory]:
         keys = self.db.execute(
@@ -264,6 +321,8 @@ class RunStore:
         row = self.db.execute(
             f"SELECT {columns} FROM trajectories WHERE item_id = ? AND rollout = ?", (item_id, rollout)
         ).fetchone()
+        if row is None:
+            raise ReerError(f"this run has no item {item_id!r} with rollout {rollout}")
         steps = self.db.execute(
             "SELECT * FROM steps WHERE item_id = ? AND rollout = ? ORDER BY step", (item_id, rollout)
         ).fetchall()

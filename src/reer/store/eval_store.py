@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reer.errors import ConfigError
+from reer.errors import ConfigError, ReerError
 
 EVAL_DB = "eval.sqlite"
 _SCHEMA = """
@@ -57,6 +57,16 @@ class EvalStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+
+    @classmethod
+    def reading(cls, out_dir: Path) -> EvalStore:
+        """The evaluation in ``out_dir``, read-only (for the report: it may be running, or on read-only media)."""
+        path = out_dir / EVAL_DB
+        if not path.is_file():
+            raise ReerError(f"{out_dir} holds no evaluation ({EVAL_DB} is missing); make one with `reer eval`")
+        store = cls.__new__(cls)
+        store.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        return store
 
     def close(self) -> None:
         self.db.close()
