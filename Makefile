@@ -21,8 +21,10 @@ setup-llamacpp: $(LLAMA_STAMP)
 
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEEL = $(wildcard wheelhouse/llama_cpp_python-$(LLAMA_VERSION)-*.whl)
+# LLAVA_BUILD=OFF skips the multimodal library (mtmd, about 50 of the ~350 sources): reer sends text only,
+# and llama-cpp-python loads it only for its image chat handlers.
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
-	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 
 $(LLAMA_STAMP): $(STAMP)
 	test -n "$(LLAMA_WHEEL)" || CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE)" \

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ def status_document(store: RunStore) -> dict[str, Any]:
         "mean_final": summary.mean_final,
         "retries": summary.retries,
         "fingerprint": store.get_meta("fingerprint"),
-        "items": [asdict(row) for row in store.overview()],
+        "items": [dict(vars(row)) for row in store.overview()],  # asdict deep-copies: 3x slower here
     }
 
 

@@ -595,7 +595,7 @@ function renderExperiment(doc) {
     ),
   );
   const { box, canvas } = chartBox("Headlines per arm: ours (solid) and published (light)");
-  main.append(el("div", { class: "charts" }, box));
+  main.append(el("div", { class: "charts wide" }, box));
   const palette = ["#2f6fb0", "#c9a227", "#3c8d5a", "#7a4fb0", "#b0492f"];
   const datasets = columns.flatMap((c, i) => [
     { label: `${c} ours`, data: arms.map(([, row]) => row.headlines[c]?.mean ?? null), backgroundColor: palette[i % palette.length] },
