@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -276,3 +277,28 @@ def page(browser: Any) -> Any:
     tab.on("request", lambda r: tab.requests.append(r.url))
     yield tab
     context.close()
+
+
+@pytest.fixture
+def viewer() -> Any:
+    """Starts ``reer view RUN --port 0 OPTIONS`` in its own process and returns its URL; stops it afterwards."""
+    processes = []
+
+    def start(run: Path, *options: str) -> str:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reer", "view", str(run), "--port", "0", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300"},
+        )
+        processes.append(process)
+        line = process.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert found, line + process.stdout.read()
+        return found.group()
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)

@@ -66,7 +66,7 @@ def heldout(tmp_path_factory) -> Path:
 
 @needs_eval_framework
 @needs_llama
-def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, heldout, embedded_dir, page):
+def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, heldout, embedded_dir, page, viewer):
     out = tmp_path / "eval"
     db = out / "eval.sqlite"
     command = [
@@ -126,10 +126,10 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
 
     changed = subprocess.run([*command, "--set", "eval.temperature=0.1"], capture_output=True, text=True, env=env)
     assert changed.returncode == 1 and "other settings" in changed.stderr and "answers" in changed.stderr
-    _shown_in_the_report(out, results, tmp_path, page)
+    _shown_in_the_report(out, results, tmp_path, page, viewer)
 
 
-def _shown_in_the_report(out: Path, results: dict, tmp_path: Path, page: Any) -> None:
+def _shown_in_the_report(out: Path, results: dict, tmp_path: Path, page: Any, viewer: Any) -> None:
     """`reer report --eval`: the headlines with intervals, the group bars, the length scatter, every answer
     with the judge's verdicts, and the likelihood, drawn in a real browser."""
     run = fake_run(tmp_path, [{"id": "one", "query": "Write about a keeper.", "reference": LONG_REFERENCE}])
@@ -148,11 +148,18 @@ def _shown_in_the_report(out: Path, results: dict, tmp_path: Path, page: Any) ->
     assert bars[0] and len(ink) == sum(bars) + 1 and all(n > 500 for n in ink), (bars, ink)
     assert page.locator(".answer").count() == 4
     page.click(".answer summary >> nth=0")
+    page.wait_for_selector(".answer[data-filled] h4")  # filled when it opens (the toggle event)
     first = page.inner_text(".answer >> nth=0")
     assert "judge, " in first and "answer (" in first
     gain = results["likelihood"]["gain"]["mean"]
     assert f"{gain:.3f}" in page.inner_text("#eval")
     shoot(page, "report-eval.png")
+    assert page.problems == []
+
+    page.goto(viewer(run, "--eval", str(out)))  # the viewer serves the same page from its API
+    page.click("#contents a:text-is('evaluation: eval')")
+    page.wait_for_selector("#eval .answer")
+    assert f"{wb_d['mean']:.1f} [" in page.inner_text("#eval .cards") and page.locator(".answer").count() == 4
     assert page.problems == []
 
 

@@ -5,10 +5,9 @@ to inject markup. Screenshots of the pages land in ``artifacts/`` (``REER_ARTIFA
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from reer.report.collect import word_diff
 from reer.report.page import script_json
 from reer.search.reer import current_segments
 from reer.store import RunStore
-from tests.browser import canvas_ink, shoot, table_ids
+from tests.browser import canvas_ink, open_report, shoot, table_ids
 from tests.conftest import LONG_REFERENCE, fake_run, wait_for
 from tests.reliability.faults import REPO, fault_config, reer_command, write_pairs
 
@@ -133,31 +132,6 @@ def test_untrusted_text_is_inert_in_the_report(hostile_run, page, tmp_path):
     assert "window.__pwned" in html and "<img src=x" not in html and "<script>window" not in html
     page.goto(report.as_uri())
     _inert(page)
-
-
-@pytest.fixture
-def viewer(request):
-    """``reer view RUN --port 0`` in its own process; yields (base URL, process)."""
-    processes = []
-
-    def start(run: Path) -> str:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reer", "view", str(run), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300"},
-        )
-        processes.append(process)
-        line = process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert found, line + process.stdout.read()
-        return found.group()
-
-    yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_untrusted_text_is_inert_in_the_viewer_which_is_read_only(hostile_run, page, viewer):
@@ -278,3 +252,35 @@ def test_a_report_limited_to_some_item_pages_says_where_the_rest_are(hostile_run
     page.go_back()
     page.click("#items tbody tr:first-child a")
     page.wait_for_selector("#item")
+
+
+def test_the_filter_s_verdicts_show_in_the_overview_and_on_the_item(page, tmp_path):
+    pairs = [{"id": f"item-{i}", "query": f"Write about keeper {i}.", "reference": LONG_REFERENCE} for i in range(3)]
+    run = fake_run(tmp_path, pairs)
+    judged = reer("filter", str(run), "--set", "filters.min_thinking_units=100000")
+    assert judged.returncode == 0, judged.stderr
+    open_report(page, run, tmp_path / "report.html")
+    page.wait_for_selector("#items tbody tr")
+    assert "too-short\n3" in page.inner_text(".reasons").replace("\t", "\n")
+    assert page.locator("#items .badge:text-is('filtered')").count() == 3
+    page.select_option("#status-filter", "filtered")
+    assert len(table_ids(page)) == 3
+    page.click("#items tbody tr:first-child a")
+    page.wait_for_selector("#verdicts")
+    assert "too-short: " in page.inner_text("#verdicts") and "< 100000" in page.inner_text("#verdicts")
+    assert page.problems == []
+
+
+def test_a_viewer_bound_to_every_interface_answers_any_host(hostile_run):
+    from reer.report import make_server
+
+    server = make_server(hostile_run, "0.0.0.0", 0)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/overview", headers={"Host": f"lab-box.local:{port}"})
+        assert answer.status_code == 200 and answer.json()["total"] == 2
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -81,7 +81,7 @@ def item_page(store: RunStore, item_id: str, rollout: int) -> dict[str, Any]:
         "stop_reason": t.stop_reason,
         "initial_score": t.initial_score,
         "final_score": t.final_score,
-        "filtered": store.filter_drops().get((item_id, rollout), {}),
+        "filtered": store.filter_verdict(item_id, rollout),
         "initial": None,
         "steps": [],
         "segments": [],

@@ -3,7 +3,8 @@
 Read-only by construction: the server answers GET only, and every request opens the run with a read-only
 connection of its own, so it sees each stage the moment the writer commits it and can never change a run.
 It binds to 127.0.0.1 unless told otherwise, and refuses requests whose Host is not the address it serves
-(a web page elsewhere cannot reach it through a rebound DNS name).
+(a web page elsewhere cannot reach it through a rebound DNS name); bound to every interface (0.0.0.0), on
+request, it answers any Host.
 """
 
 from __future__ import annotations
@@ -44,19 +45,22 @@ def make_server(
         raise ReerError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; choose another with --port") from exc
     server.daemon_threads = True
     bound_host, bound_port = server.server_address[:2]
-    Handler.hosts = {f"{name}:{bound_port}" for name in (str(bound_host), host, "localhost", "127.0.0.1")}
+    if host in ("0.0.0.0", "::", ""):  # every interface, asked for: any name this machine goes by is fine
+        Handler.hosts = None
+    else:
+        Handler.hosts = {f"{name}:{bound_port}" for name in (str(bound_host), host, "localhost", "127.0.0.1")}
     return server
 
 
 class _Handler(BaseHTTPRequestHandler):
     run_dir: Path
-    hosts: set[str]
+    hosts: set[str] | None  # the Host headers served (None: any)
     evaluations: list[dict[str, Any]]
     tables: list[dict[str, Any]]
     server_version = "reer-view"
 
     def do_GET(self) -> None:  # noqa: N802 (the http.server API)
-        if self.headers.get("Host") not in self.hosts:
+        if self.hosts is not None and self.headers.get("Host") not in self.hosts:
             return self._send(421, b"unknown host\n", "text/plain")
         url = urlsplit(self.path)
         if url.path == "/":

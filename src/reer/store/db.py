@@ -206,6 +206,14 @@ class RunStore:
             drops.setdefault((row["item_id"], row["rollout"]), {})[row["reason"]] = row["detail"]
         return drops
 
+    def filter_verdict(self, item_id: str, rollout: int) -> dict[str, str]:
+        """{reason: detail} of one trajectory's drop by the last filter; empty when it passed (or none ran)."""
+        rows = self.db.execute(
+            "SELECT reason, detail FROM filter_drops WHERE item_id = ? AND rollout = ? ORDER BY reason",
+            (item_id, rollout),
+        )
+        return {row["reason"]: row["detail"] for row in rows}
+
     def pair(self, item_id: str) -> Pair:
         return _pair(
             self.db.execute(

@@ -185,7 +185,7 @@ function renderOverview(data) {
     "header",
     {},
     el("h1", {}, `REER run ${data.run}`),
-    data.running ? el("span", { class: "badge live", id: "live" }, "running — refreshing") : null,
+    data.running ? el("span", { class: "badge live", id: "live" }, MODE === "live" ? "running — refreshing" : "still running when this report was written") : null,
     el("p", { class: "sub" }, `generator ${data.models.generator} · scorer ${data.models.scorer} · reer ${data.reer_version}`),
   );
   const cards = el(
