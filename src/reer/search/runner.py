@@ -87,7 +87,7 @@ def synthesize(
                         search_on_ray(todo, config, journal, store)
                     else:
                         _search_here(todo, config, journal)
-                finally:  # also after Ctrl-C: the report's wall time is the sum of these
+                finally:  # also after Ctrl-C: the report's wall time is the sum of these records
                     store.log_search_call(len(todo), time.perf_counter() - started)
             return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:

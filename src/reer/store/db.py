@@ -126,8 +126,13 @@ class RunStore:
         )
 
     def log_search_call(self, items: int, seconds: float) -> None:
-        with self._transaction():  # behind any stage a worker thread is still committing
-            self.log_event("searched", json.dumps({"items": items, "seconds": round(seconds, 3)}))
+        """Record one `reer synthesize` call's wall time. Best effort: it is written while the call ends,
+        perhaps because the disk is full, and must not replace the error that ended it."""
+        try:
+            with self._transaction():  # behind any stage a worker thread is still committing
+                self.log_event("searched", json.dumps({"items": items, "seconds": round(seconds, 3)}))
+        except sqlite3.Error:
+            pass
 
     def search_calls(self) -> tuple[int, float]:
         """How many `reer synthesize` calls searched this run, and their wall time summed (a call killed

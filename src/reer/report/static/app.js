@@ -9,6 +9,7 @@
 const MODE = document.body.dataset.mode; // "file" or "live"
 const PAGE_ROWS = 50;
 const REFRESH_MS = 5000;
+const IDLE_REFRESH_MS = 30000;
 const charts = [];
 let overview = null;
 const table = { query: "", status: "", sort: "index", descending: false, page: 0 };
@@ -178,7 +179,15 @@ function reasonTable(title, reasons) {
   );
 }
 
+let drawn = ""; // the signature of the overview on screen
+
+// What changes when the run does: a new stage moves the totals, a finished item the counts.
+function signature(data) {
+  return JSON.stringify([data.counts, data.totals, data.running, data.filtered, data.search_calls]);
+}
+
 function renderOverview(data) {
+  drawn = signature(data);
   const counts = data.counts;
   const search = data.config.search || {};
   const header = el(
@@ -640,15 +649,20 @@ async function route() {
   }
 }
 
+// The viewer polls: every 5 s while a `reer synthesize` writes the run, every 30 s otherwise (one may start).
+// The overview is drawn again only when the run changed, and never under the user's typing.
 async function refresh() {
-  if (MODE !== "live" || !overview || !overview.running) return;
-  const fresh = withIndex(await loadOverview());
-  overview = fresh;
-  // Typing in the search box is not interrupted; the next refresh catches up.
-  const onOverview = !/^#\/(item|eval|experiment)\//.test(location.hash);
-  if (onOverview && document.activeElement?.id !== "search") show(renderOverview(overview));
+  try {
+    overview = withIndex(await loadOverview());
+    const onOverview = !/^#\/(item|eval|experiment)\//.test(location.hash);
+    if (onOverview && signature(overview) !== drawn && document.activeElement?.id !== "search") show(renderOverview(overview));
+  } catch {
+    // The viewer may be restarting: try again at the next tick.
+  } finally {
+    setTimeout(refresh, overview && overview.running ? REFRESH_MS : IDLE_REFRESH_MS);
+  }
 }
 
 window.addEventListener("hashchange", route);
 route();
-if (MODE === "live") setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+if (MODE === "live") setTimeout(refresh, REFRESH_MS);
