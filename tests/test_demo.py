@@ -32,3 +32,6 @@ def test_demo_runs_end_to_end(demo_run):
     assert "language:\n- en\n" in card and "| arena-hard-v2.0" in card and "Truncated thinking kept" in card
     assert "never closes its thinking" in result.stdout
     assert "search records:" in result.stdout and "SFT dataset:" in result.stdout and "reer status" in result.stdout
+    report = (out / "report.html").read_text(encoding="utf-8")  # what `make demo` shows (opened in test_report)
+    assert "report: " in result.stdout and '<script type="application/json" id="reer-overview">' in report
+    assert report.count('type="application/gzip-base64" id="item-') == 4  # every trajectory's page

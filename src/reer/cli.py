@@ -703,16 +703,23 @@ def demo(
     items: Annotated[int, typer.Option(help="How many Arena-Hard pairs.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Pairs → search → export on real Arena-Hard pairs with the embedded model (a few minutes on a CPU)."""
+    """Pairs → search → export → report on real Arena-Hard pairs with the embedded model (minutes on a CPU)."""
     from reer.demo import LIMITS, demo_config, export_demo, prepare_demo
     from reer.records.pair import load_pairs
+    from reer.report import write_report
 
     pairs_path = prepare_demo(output, items)
     console.print(f"pairs: {visible(pairs_path)}", markup=False)
     code = _synthesize(load_pairs(pairs_path).pairs, output / "run", demo_config(seed), force=False)
     records, dataset = export_demo(output, seed)
+    report = write_report(output / "run", output / "report.html")
     run = visible(output / "run")
     console.print(f"run store: {run}   (inspect: reer status {run})", markup=False)
+    console.print(
+        f"report: {visible(output / 'report.html')} ({len(report['items'])} trajectories; open it in a browser, "
+        f"or follow a run live with: reer view {run})",
+        markup=False,
+    )
     console.print(f"search records: {visible(records.path)} ({records.rows} trajectories)", markup=False)
     console.print(
         f"SFT dataset: {visible(dataset.path)} ({dataset.rows} kept by the filters, template-checked with SmolLM2;"
