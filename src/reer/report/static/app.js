@@ -203,7 +203,7 @@ function renderOverview(data) {
     ["done", "rejected", "failed", "pending", "running"].map((s) => card(s, int(counts[s] || 0))),
     card("filtered out", int(Object.values(data.filtered).reduce((a, b) => a + b, 0))),
     card("mean score initial → final", `${fmt(data.mean_initial)} → ${fmt(data.mean_final)}`),
-    card(`wall time (${data.search_calls} calls)`, duration(data.wall_seconds)),
+    card(`wall time (${data.search_calls} reer synthesize call${data.search_calls === 1 ? "" : "s"})`, duration(data.wall_seconds)),
     card("model time generating / scoring", `${duration(data.totals.generate_seconds)} / ${duration(data.totals.score_seconds)}`),
     card("tokens generated", int(data.totals.generated_tokens)),
     card("thinking traces scored", int(data.totals.scoring_calls)),
