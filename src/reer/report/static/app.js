@@ -88,6 +88,9 @@ function chart(canvas, config) {
   charts.push(new Chart(canvas, config));
 }
 
+// Not Math.max(...values): spreading hundreds of thousands of arguments overflows the stack.
+const largest = (values, floor) => values.reduce((a, b) => (b > a ? b : a), floor);
+
 function histogram(values, bins, lo, hi) {
   const counts = new Array(bins).fill(0);
   const width = (hi - lo) / bins || 1;
@@ -115,7 +118,7 @@ function overviewCharts(data) {
   grid.append(scores.box);
 
   const reductions = done.map((r) => r.initial_score - r.final_score);
-  const top = Math.max(0.01, ...reductions);
+  const top = largest(reductions, 0.01);
   const reduction = chartBox("Score reduction per item (initial − final)");
   const reduced = histogram(reductions, 20, 0, top);
   grid.append(reduction.box);
@@ -125,7 +128,7 @@ function overviewCharts(data) {
 
   const lengths = data.items.filter((r) => r.thinking_chars !== null).map((r) => r.thinking_chars);
   const length = chartBox("Thinking length (characters)", "final thinking, or the initial trace where none");
-  const spread = histogram(lengths, 20, 0, Math.max(1, ...lengths));
+  const spread = histogram(lengths, 20, 0, largest(lengths, 1));
   grid.append(length.box);
 
   return {
