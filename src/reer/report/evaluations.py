@@ -27,7 +27,12 @@ def eval_document(eval_dir: Path, name: str | None = None) -> dict[str, Any]:
     try:
         benchmarks = {}
         for bench_name, bench in results.benchmarks.items():
-            answers, verdicts = store.answers(bench_name), store.scores(bench_name)
+            answers = store.answers(bench_name)
+            verdicts: dict[str, list[dict[str, Any]]] = {}  # item → its verdicts, by part: one pass, one sort
+            for (item_id, _), saved in sorted(store.scores(bench_name).items()):
+                verdicts.setdefault(item_id, []).append(
+                    {"part": saved.part, "scores": saved.scores, "raws": saved.raws}
+                )
             rows = []
             for item in bench.per_item:
                 answer = answers.get(item.id)
@@ -36,11 +41,7 @@ def eval_document(eval_dir: Path, name: str | None = None) -> dict[str, Any]:
                     | {
                         "thinking": answer.thinking if answer else "",
                         "answer": answer.answer if answer else "",
-                        "verdicts": [
-                            {"part": saved.part, "scores": saved.scores, "raws": saved.raws}
-                            for (item_id, _), saved in sorted(verdicts.items())
-                            if item_id == item.id
-                        ],
+                        "verdicts": verdicts.get(item.id, []),
                     }
                 )
             benchmarks[bench_name] = bench.model_dump(exclude={"per_item"}) | {"per_item": rows}
