@@ -242,18 +242,16 @@ def _scale_lines(sc: dict) -> list[str]:
             f"| {row['commits_per_s']:.0f} |"
         )
     commits = sc["commits_per_s_alone"]
+    # The store's rate that the run's needs are held against: the lower of empty and full-size.
+    sustained = min(commits["one_per_commit"], full.get("commits_per_s_at_this_size", commits)["one_per_commit"])
     lines += [
         "",
-        f"On the {full['items']:,}-item run: `reer status` {full['status']['wall_s']:.2f} s "
-        f"({full['status']['peak_mb']:.0f} MB), `reer export` {full['export']['wall_s']:.2f} s "
-        f"({full['export']['peak_mb']:.0f} MB). The store alone commits {commits['one_per_commit']:,.0f} "
-        f"published-size steps/s (2 candidates, 1,000 scored tokens each), {commits['group_commits_of_16']:,.0f}/s "
-        "in the Ray driver's group commits.",
+        _readers_line(full, commits),
         "",
         f"Extrapolated to real latencies: an item holds the servers {x['server_s_per_item']:.0f} s, so one 8-GPU "
         f"node serving {sc['server_slots']} sequences at once finishes about {x['node_items_per_hour']:,.0f} "
         f"items/hour and needs {x['commits_needed_per_node']:.0f} stage commits/s "
-        f"({commits['one_per_commit'] / x['commits_needed_per_node']:.0f}× less than the store sustains alone). "
+        f"({sustained / x['commits_needed_per_node']:.0f}× less than the store sustains alone, one step per commit). "
         "The driver (one core: its Python holds the GIL) at that rate:",
         "",
         "| driver | CPU per item | busy at one node | its share of an item's time at one node "
@@ -275,6 +273,33 @@ def _scale_lines(sc: dict) -> list[str]:
         "commits, keeps about ten nodes busy.",
     ]
     return lines
+
+
+def _readers_line(full: dict, commits: dict) -> str:
+    """The finished run as a user meets it: the commands on it, its size, its pace, the store at its size."""
+    timed = ", ".join(
+        f"`reer {name}` {full[name]['wall_s']:.1f} s ({full[name]['peak_mb']:.0f} MB)"
+        for name in ("status", "filter", "export", "report")
+        if name in full
+    )
+    line = (
+        f"On the {full['items']:,}-item run: {timed}. The store alone commits {commits['one_per_commit']:,.0f} "
+        f"published-size steps/s (2 candidates, 1,000 scored tokens each), {commits['group_commits_of_16']:,.0f}/s "
+        "in the Ray driver's group commits"
+    )
+    if at_size := full.get("commits_per_s_at_this_size"):
+        line += (
+            f"; into a copy of the finished run's store ({full['store_mb']:,.0f} MB), "
+            f"{at_size['one_per_commit']:,.0f}/s and {at_size['group_commits_of_16']:,.0f}/s"
+        )
+    line += "."
+    if pace := full.get("pace_items_per_hour"):
+        line += (
+            " Pace through the run, items/hour in each tenth from the first finished item to the last: "
+            + ", ".join(f"{p:,.0f}" for p in pace)
+            + " (a driver or store that slowed as the run grew would show as a falling pace)."
+        )
+    return line
 
 
 def _num(value: float | None) -> str:

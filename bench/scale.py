@@ -16,10 +16,12 @@ import random
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from bench.sim_server import WORDS
 from reer.records import Pair
 from reer.records.trajectory import Candidate, Scored, Step
 from reer.store import RunStore
+from reer.store.db import DB_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 SLOTS = 256  # vLLM's default max_num_seqs
@@ -70,7 +73,7 @@ def run(
             done = [row for row in sweep if row["items"] == items and row["in_flight_items"] == full_level]
             full = done[0] if done else _synthesize(url, pairs, config, root / "full", full_level, items, scale)
             print(json.dumps(full), flush=True)
-            full = full | _readers(root / f"c{full_level}" if done else root / "full", root / "export")
+            full = full | _readers(root / f"c{full_level}" if done else root / "full", root, scale)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -171,14 +174,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _commit_rates(count: int = 400) -> dict[str, float]:
+def _commit_rates(count: int = 400, full_run: Path | None = None) -> dict[str, float]:
     """The store alone: published-size steps (2 candidates, 1,000 scored tokens each), committed one per
-    transaction and in group commits of 16 (the Ray driver's, when stages arrive together)."""
+    transaction and in group commits of 16 (the Ray driver's, when stages arrive together). ``full_run``: into
+    a copy of that run's store rather than an empty one (a store that slowed as it grew would show here)."""
     with tempfile.TemporaryDirectory() as tmp:
+        if full_run is not None:
+            with sqlite3.connect(full_run / DB_NAME) as source, sqlite3.connect(Path(tmp) / DB_NAME) as copy:
+                source.backup(copy)
         store = RunStore(Path(tmp))
         try:
-            store.add_items([Pair(id="one", query="Write about a keeper.", reference="The keeper. " * 40)], 1)
-            trajectory = store.unfinished()[0][1]
+            store.add_items([Pair(id="bench-commits", query="Write about a keeper.", reference="The keeper. " * 40)], 1)
+            trajectory = next(t for pair, t in store.unfinished() if pair.id == "bench-commits")
             rng = random.Random(0)
             scored = Scored(score=1.0, token_logprobs=[-rng.expovariate(1.2) for _ in range(1000)])
             candidate = Candidate(raw="x " * 300, text="x " * 280, num_tokens=300, finish_reason="stop", scored=scored)
@@ -200,6 +207,22 @@ def _commit_rates(count: int = 400) -> dict[str, float]:
         finally:
             store.close()
     return {"one_per_commit": single, "group_commits_of_16": grouped}
+
+
+def _pace(run_dir: Path, scale: float, parts: int = 10) -> list[float]:
+    """Items/hour (real-latency terms) in each tenth of the run, from the commit times of the finished
+    trajectories, first to last: a driver or store that slowed as the run grew would show as a falling pace."""
+    store = RunStore.open_existing(run_dir, readonly=True)
+    try:
+        rows = store.db.execute("SELECT updated_at FROM trajectories WHERE status = 'done' ORDER BY updated_at")
+        times = [datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() for (at,) in rows]
+    finally:
+        store.close()
+    width = (times[-1] - times[0]) / parts
+    counts = [0] * parts
+    for at in times[1:]:
+        counts[min(parts - 1, int((at - times[0]) / width))] += 1
+    return [count / (width * scale) * 3600 for count in counts]
 
 
 def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level: int, count: int, scale: float):
@@ -226,11 +249,16 @@ def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _readers(run_dir: Path, export: Path) -> dict[str, Any]:
-    """`reer status` and `reer export` on the finished run."""
+def _readers(run_dir: Path, out: Path, scale: float) -> dict[str, Any]:
+    """What a user runs on the finished run, its size on disk, its pace, and the store's commit rate at its size."""
     return {
         "status": _measure(["status", str(run_dir)]),
-        "export": _measure(["export", str(run_dir), "-o", str(export), "--no-filter"]),
+        "filter": _measure(["filter", str(run_dir)]),
+        "export": _measure(["export", str(run_dir), "-o", str(out / "export"), "--no-filter"]),
+        "report": _measure(["report", str(run_dir), "-o", str(out / "report.html")]),
+        "store_mb": sum(p.stat().st_size for p in run_dir.glob(f"{DB_NAME}*")) / 2**20,
+        "pace_items_per_hour": _pace(run_dir, scale),
+        "commits_per_s_at_this_size": _commit_rates(full_run=run_dir),
     }
 
 

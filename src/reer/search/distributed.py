@@ -31,7 +31,7 @@ from reer.errors import ConfigError, ReerError
 from reer.records import Pair
 from reer.records.trajectory import Step, Trajectory
 from reer.search.reer import Searcher
-from reer.search.runner import _ReportingJournal, _run_one, open_searcher
+from reer.search.runner import _ReportingJournal, _run_one, handed_over, open_searcher
 from reer.store import RunStore
 
 Work = tuple[Pair, Trajectory]
@@ -260,8 +260,9 @@ def search_on_ray(todo: list[Work], config: ReerConfig, journal: _ReportingJourn
     runner = config.runner
     _join(ray, runner)
     try:
-        driver = _Driver(ray, config, journal, store.batch, deque(todo))
-        driver.start_workers(min(len(todo), _worker_count(ray, runner)))
+        count = len(todo)
+        driver = _Driver(ray, config, journal, store.batch, deque(handed_over(todo)))
+        driver.start_workers(min(count, _worker_count(ray, runner)))
         # The loop runs in a thread of its own so that Ctrl-C, which arrives in the main thread, never lands
         # between a stage and its commit: the loop stops handing out items and drains the running ones.
         with ThreadPoolExecutor(1, thread_name_prefix="reer-ray-driver") as pool:

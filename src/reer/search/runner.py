@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +76,9 @@ def synthesize(
         try:
             conflicts = store.add_items(pairs, config.search.rollouts)
             todo = _fitting(store, store.unfinished(), config)
+            count = len(todo)
             if on_start:
-                on_start(len(todo))
+                on_start(count)
             if todo:
                 journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
                 try:
@@ -88,8 +89,8 @@ def synthesize(
                     else:
                         _search_here(todo, config, journal)
                 finally:  # also after Ctrl-C: the report's wall time is the sum of these records
-                    store.log_search_call(len(todo), time.perf_counter() - started)
-            return summarize(store, searched_now=len(todo), seconds=time.perf_counter() - started, conflicts=conflicts)
+                    store.log_search_call(count, time.perf_counter() - started)
+            return summarize(store, searched_now=count, seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:
             store.close()
 
@@ -98,7 +99,7 @@ def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journa
     """Search ``todo`` in this process, ``config.concurrency`` items at a time."""
     searcher = open_searcher(config)
     with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
-        futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in todo]
+        futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in handed_over(todo)]
         try:
             for future in futures:
                 future.result()
@@ -107,6 +108,16 @@ def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journa
             for future in futures:
                 future.cancel()
             raise
+
+
+def handed_over(todo: list[tuple[Pair, Trajectory]]) -> Iterator[tuple[Pair, Trajectory]]:
+    """``todo``'s items in order, each taken out of the list as it goes. The search is then the only holder of
+    an item's trajectory, freed when the item ends: a finished trajectory carries every candidate's text and
+    log-probabilities (about 0.7 MB for a published-size item, gigabytes over a 20,000-item run), and the
+    store already has all of it."""
+    todo.reverse()
+    while todo:
+        yield todo.pop()
 
 
 PROMPT_ALLOWANCE = 256  # tokens of instructions, chat template and tags around the request and the reference
