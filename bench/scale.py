@@ -45,7 +45,11 @@ def run(
     full_level: int | None = None,
     scale: float = 100.0,
     ray_workers: tuple[int, ...] = (2, 4),
+    full_length: float = 0.25,
 ) -> dict[str, Any]:
+    """``full_length``: the texts of the all-items run, relative to the sweep's (a quarter: 20,000 items of full
+    length take about 2.5 hours of this machine's 2 cores). The step structure is the same; the driver's CPU per
+    item at full length, which the extrapolation uses, comes from the sweep."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         pairs = _pairs(root / "pairs.jsonl", items)
@@ -68,10 +72,18 @@ def run(
                 ray.append(_on_ray(url, pairs, config, root / f"ray{workers}", workers, 64, 256, scale))
                 print(json.dumps(ray[-1]), flush=True)
             # The largest run: the one of the sweep where it already covers every item (short runs), else a
-            # run of all of them.
-            full_level = full_level or min(SLOTS, items // 4)
+            # run of all of them, 128 in flight: on 2 cores more threads only add contention (CPU per item at 256
+            # in flight was 0.8 s against 0.5 s at 128).
+            full_level = full_level or min(128, items // 4)
             done = [row for row in sweep if row["items"] == items and row["in_flight_items"] == full_level]
-            full = done[0] if done else _synthesize(url, pairs, config, root / "full", full_level, items, scale)
+            full = (
+                done[0]
+                if done
+                else _synthesize(
+                    url, _pairs(root / "pairs-full.jsonl", items, full_length), config, root / "full", full_level,
+                    items, scale, length=full_length,
+                )
+            )  # fmt: skip
             print(json.dumps(full), flush=True)
             full = full | _readers(root / f"c{full_level}" if done else root / "full", root, scale)
         finally:
@@ -92,16 +104,28 @@ def run(
         "sweep": sweep,
         "ray": ray,
         "full": full,
-        "extrapolation": _extrapolate(full, ray, scale),
+        "extrapolation": _extrapolate(_basis(sweep, full), ray, scale),
     }
 
 
-def _pairs(path: Path, items: int) -> Path:
-    """Requests with the marker the server recognises items by; references of about 600 words (8 paragraphs)."""
+def _basis(sweep: list[dict[str, Any]], full: dict[str, Any]) -> dict[str, Any]:
+    """The run the extrapolation starts from: the largest full-length one at the all-items run's level."""
+    same = [
+        row
+        for row in [*sweep, full]
+        if row.get("text_length", 1.0) == 1.0 and row["in_flight_items"] == full["in_flight_items"]
+    ]
+    return max(same, key=lambda row: row["items"]) if same else full
+
+
+def _pairs(path: Path, items: int, length: float = 1.0) -> Path:
+    """Requests with the marker the server recognises items by; references of about 600 words × ``length``
+    (8 paragraphs)."""
     lines = []
+    size = round(75 * length)
     for k in range(items):
-        words = [WORDS[(k * 7 + j * 13) % len(WORDS)] for j in range(600)]
-        reference = "\n\n".join(" ".join(words[p * 75 : (p + 1) * 75]).capitalize() + "." for p in range(8))
+        words = [WORDS[(k * 7 + j * 13) % len(WORDS)] for j in range(8 * size)]
+        reference = "\n\n".join(" ".join(words[p * size : (p + 1) * size]).capitalize() + "." for p in range(8))
         query = f"Write a short story about the lighthouse keeper {k:05d} and the night of the storm."
         lines.append(json.dumps({"id": f"item-{k:05d}", "query": query, "reference": reference}))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -123,10 +147,19 @@ def _config(path: Path, base_url: str) -> Path:
 
 
 def _synthesize(
-    url: str, pairs: Path, config: Path, out: Path, level: int, count: int, scale: float, *extra: str, workers: int = 1
+    url: str,
+    pairs: Path,
+    config: Path,
+    out: Path,
+    level: int,
+    count: int,
+    scale: float,
+    *extra: str,
+    workers: int = 1,
+    length: float = 1.0,
 ) -> dict[str, Any]:
-    """``count`` items, ``level`` in flight (per worker, on Ray)."""
-    httpx.post(f"{url}/reset")
+    """``count`` items, ``level`` in flight (per worker, on Ray), texts ``length`` times the full length."""
+    httpx.post(f"{url}/reset", params={"length": length})
     command = ["synthesize", str(pairs), "-o", str(out), "-c", str(config), "--concurrency", str(level)]
     measured = _measure([*command, "--limit", str(count), *extra])
     stats = httpx.get(f"{url}/stats", timeout=60).json()
@@ -135,6 +168,7 @@ def _synthesize(
     return {
         "in_flight_items": level * workers,
         "items": count,
+        "text_length": length,
         **measured,
         "requests": stats["requests"],
         "items_per_hour": count / (wall * scale) * 3600,
@@ -262,20 +296,21 @@ def _readers(run_dir: Path, out: Path, scale: float) -> dict[str, Any]:
     }
 
 
-def _extrapolate(full: dict[str, Any], ray: list[dict[str, Any]], scale: float) -> dict[str, Any]:
+def _extrapolate(basis: dict[str, Any], ray: list[dict[str, Any]], scale: float) -> dict[str, Any]:
     """The published setting on real servers. One 8-GPU node is taken as one vLLM deployment with ``SLOTS``
     sequences in flight; each item holds the servers for its measured server time (times ``scale``: real
     latencies). The driver is one core (its Python holds the GIL): busy = CPU per item × items per second.
     While it keeps up, it delays an item by about its CPU per item / (1 − busy), a queueing estimate."""
-    server_s = full["server_s_per_item"] * scale
+    server_s = basis["server_s_per_item"] * scale
     node_items_per_hour = SLOTS * 3600 / server_s
-    stages = 1 + full["requests"]["generate"] / full["items"]  # initial, one per step, finish
+    stages = 1 + basis["requests"]["generate"] / basis["items"]  # initial, one per step, finish
     result: dict[str, Any] = {
+        "basis": f"{basis['items']:,} items, {basis['in_flight_items']} in flight, full-length texts",
         "server_s_per_item": server_s,
         "node_items_per_hour": node_items_per_hour,
         "commits_needed_per_node": node_items_per_hour * stages / 3600,
     }
-    drivers = {"local": full["driver_cpu_ms_per_item"]} | {
+    drivers = {"local": basis["driver_cpu_ms_per_item"]} | {
         f"Ray, {r['ray_workers']} workers": r["driver_cpu_ms_per_item"] for r in ray
     }
     for name, cpu_ms in drivers.items():

@@ -4,7 +4,8 @@ It answers the `openai` backend's two requests (``/v1/completions`` for generati
 ``prompt_logprobs`` for scoring) after a latency drawn from the cost model below, divided by ``--scale`` so
 that a 20,000-item run fits in a benchmark. Texts are plausible thinking (paragraphs of English words, the
 refinement tags of the method), so the search's segmentation, parsing, tokenization and scoring code all run
-for real on the driver.
+for real on the driver. Their length can be scaled per run (``POST /reset?length=0.25``: paragraphs of a
+quarter of the words).
 
 Cost model (per request; a vLLM server with continuous batching, up to ``--slots`` sequences at once):
   generation  0.2 s to the first token + new tokens / 40 tok/s (the n sequences of a request in parallel)
@@ -57,7 +58,8 @@ class Simulation:
         self.tokenizer = load_tokenizer("smollm2-135m-instruct")
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, length: float = 1.0) -> None:
+        self.length = length
         self.intervals: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self.requests = {"generate": 0, "score": 0}
         self.simulated = {"generate": 0.0, "score": 0.0}
@@ -77,7 +79,7 @@ class Simulation:
                 seconds = SCORE_BASE + len(ids) / PREFILL_TOK_S
                 answer = _scored(ids)
             else:
-                texts = [_text(body, k) for k in range(body.get("n", 1))]
+                texts = [_text(body, k, self.length) for k in range(body.get("n", 1))]
                 seconds = TTFT + max(len(t.split()) for t in texts) / DECODE_TOK_S
                 answer = _generated(texts, len(ids))
             await asyncio.sleep(seconds / self.scale)
@@ -108,12 +110,13 @@ def _paragraph(rng: random.Random, words: int) -> str:
     return " ".join([rng.choice(OPENING), *rng.choices(WORDS, k=words - 1)]) + "."
 
 
-def _text(body: dict, k: int) -> str:
+def _text(body: dict, k: int, length: float) -> str:
     rng = random.Random(f"{body.get('seed')}/{k}")
+    words = round(PARAGRAPH_WORDS * length)
     if "</refine>" in body.get("stop", []):
-        analysis = _paragraph(rng, ANALYSIS_WORDS)
-        return f"{analysis}\n</analyze>\n<refine>\n{_paragraph(rng, PARAGRAPH_WORDS)}\n"
-    return "\n\n".join(_paragraph(rng, PARAGRAPH_WORDS) for _ in range(INITIAL_PARAGRAPHS))
+        analysis = _paragraph(rng, round(ANALYSIS_WORDS * length))
+        return f"{analysis}\n</analyze>\n<refine>\n{_paragraph(rng, words)}\n"
+    return "\n\n".join(_paragraph(rng, words) for _ in range(INITIAL_PARAGRAPHS))
 
 
 def _generated(texts: list[str], prompt_tokens: int) -> bytes:
@@ -139,7 +142,7 @@ def app(scale: float, slots: int) -> Starlette:
         return JSONResponse(simulation.stats())
 
     async def reset(request: Request) -> Response:
-        simulation.reset()
+        simulation.reset(float(request.query_params.get("length", 1.0)))
         return JSONResponse({"reset": True})
 
     async def models(request: Request) -> Response:
