@@ -1,7 +1,7 @@
 """Run the benchmarks in one process, print the ratios, write docs/performance.md.
 
 python -m bench                     # everything but scale (about 15 minutes on 2 CPU cores)
-python -m bench scale               # the simulated 20,000-item run (hours on 2 cores: the driver's CPU)
+python -m bench scale               # the simulated 20,000-item run (about two hours on 2 cores: the driver's CPU)
 python -m bench scoring generation  # a subset
 REER_SCALE_ITEMS=512 python -m bench scale  # the simulated run, shorter
 """
@@ -56,7 +56,7 @@ def main(selected: list[str]) -> None:
         "server": server.run,
         "store": store.run,
         "report": report.run,
-        # REER_SCALE_ITEMS=512 for a shorter run (20,000 items take hours on 2 cores: the driver's CPU)
+        # REER_SCALE_ITEMS=512 for a shorter run (20,000 items: about two hours on 2 cores, the driver's CPU)
         "scale": lambda: scale.run(items=int(os.environ.get("REER_SCALE_ITEMS", "20000"))),
     }
     peak = matmul_peak()
@@ -231,11 +231,11 @@ def _scale_lines(sc: dict) -> list[str]:
     same = ("items", "in_flight_items")
     reused = any(all(row[key] == full[key] for key in same) for row in sc["sweep"])
     for row in [*sc["sweep"], *sc["ray"], *([] if reused else [full])]:
-        where = (
-            f"{row['in_flight_items']} (Ray, {row['ray_workers']} workers)"
-            if "ray_workers" in row
-            else str(row["in_flight_items"])
-        )
+        where = str(row["in_flight_items"])
+        if "ray_workers" in row:
+            where += f" (Ray, {row['ray_workers']} workers)"
+        if row.get("text_length", 1.0) != 1.0:
+            where += f" (texts at {row['text_length']:.0%} length)"
         lines.append(
             f"| {where} | {row['items']:,} | {row['items_per_hour']:,.0f} | {row['theoretical_items_per_hour']:,.0f} "
             f"| {row['driver_share']:.0%} | {row['driver_cpu_ms_per_item']:.0f} ms | {row['peak_mb']:.0f} MB "
@@ -244,11 +244,21 @@ def _scale_lines(sc: dict) -> list[str]:
     commits = sc["commits_per_s_alone"]
     # The store's rate that the run's needs are held against: the lower of empty and full-size.
     sustained = min(commits["one_per_commit"], full.get("commits_per_s_at_this_size", commits)["one_per_commit"])
+    if full.get("text_length", 1.0) != 1.0:
+        lines += [
+            "",
+            f"The {full['items']:,}-item run is the published step structure with texts at "
+            f"{full['text_length']:.0%} of the sweep's length (its references and thinking paragraphs), so that it "
+            "fits in a session of this 2-core machine: its CPU per item is lower, and the extrapolation below starts "
+            "from the sweep's full-length run instead. What it measures is what only its size shows: memory and pace "
+            "over the whole run, the store's size, and the commands users run on a finished run of this size.",
+        ]
     lines += [
         "",
         _readers_line(full, commits),
         "",
-        f"Extrapolated to real latencies: an item holds the servers {x['server_s_per_item']:.0f} s, so one 8-GPU "
+        f"Extrapolated to real latencies from the run of {x['basis']}: an item holds the servers "
+        f"{x['server_s_per_item']:.0f} s, so one 8-GPU "
         f"node serving {sc['server_slots']} sequences at once finishes about {x['node_items_per_hour']:,.0f} "
         f"items/hour and needs {x['commits_needed_per_node']:.0f} stage commits/s "
         f"({sustained / x['commits_needed_per_node']:.0f}× less than the store sustains alone, one step per commit). "
@@ -265,12 +275,16 @@ def _scale_lines(sc: dict) -> list[str]:
                 f"| {name} | {d['driver_cpu_ms_per_item']:.0f} ms | {d['driver_busy_at_one_node']:.0%} "
                 f"| {'saturated' if share is None else f'{share:.2%}'} | {d['nodes_until_driver_saturates']:.1f} |"
             )
+    local = x["local"]
+    rays = [d for name, d in x.items() if name.startswith("Ray")]
     lines += [
         "",
-        "So one process drives one 8-GPU node with the driver near its limit (most of its CPU is tokenizing "
-        "prompts and parsing scoring answers); past one node, the Ray runner moves that work to the workers "
-        "(their CPU per item is about the local driver's, spread over their cores) and its driver, which only "
-        "commits, keeps about ten nodes busy.",
+        f"So one process drives one 8-GPU node with the driver {local['driver_busy_at_one_node']:.0%} busy (most of "
+        "its CPU is tokenizing prompts and parsing scoring answers); past one node, the Ray runner moves that work "
+        "to the workers (their CPU per item is about the local driver's, spread over their cores) and its driver, "
+        f"which only commits, keeps about {min(d['nodes_until_driver_saturates'] for d in rays):.0f} nodes busy."
+        if rays
+        else "",
     ]
     return lines
 
