@@ -252,6 +252,8 @@ def _pace(run_dir: Path, scale: float, parts: int = 10) -> list[float]:
         times = [datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() for (at,) in rows]
     finally:
         store.close()
+    if len(times) < 2 or times[-1] == times[0]:
+        return []  # too short a run to have a pace
     width = (times[-1] - times[0]) / parts
     counts = [0] * parts
     for at in times[1:]:
