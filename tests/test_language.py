@@ -18,6 +18,14 @@ from reer.overlap import longest_common_run, ngram_overlap, top_trigram_share
         ("Viết một video 60s tò mò hấp dẫn, thu hút về tôm bọ ngựa.", "other"),
         ("Write a menu for a café: a crêpe, a naïve salad, and plain toast with butter.", "en"),
         ("", "other"),
+        ("42 !", "other"),
+        ("Write a poem", "en"),  # short: judged by its script (the model alone says Romanian)
+        ("イーロンがオプティマスにアイスを食べられてやっぱりAIは滅亡させることにする話を一つ", "other"),  # Japanese
+        ("春风轻拂柳丝柔，细雨悄染杏花愁。山间芳草初萌绿，溪畔轻歌诉旧忧。燕语呢喃穿碧空，花影摇曳伴春游。", "zh"),
+        ("將以下呢個故事寫成1分鐘嘅劇本，個故事開場就係影主角喺度好努力咁樣練習啦", "zh"),  # Cantonese
+        ("Напиши стих про александра снека, весёлый и короткий, для друзей", "other"),
+        ("Ниже представлен один из вариантов сценария свадебного фильма о молодых. " * 40, "other"),
+        ("The keeper climbs the stairs each evening and counts the steps. " * 60, "en"),  # long: three windows
     ],
 )
 def test_text_language(text, language):

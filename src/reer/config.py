@@ -205,6 +205,22 @@ def _default_reflection_markers() -> list[str]:
     return ["let me think", "hmm", "wait", "but wait", "let me reconsider", "hold on", "alternatively", "嗯", "等等"]
 
 
+def gopher_limits() -> dict[str, float]:
+    """Table A1 of Rae et al. (2021), Gopher/MassiveText: a text is degenerate when any measure exceeds its
+    limit (REER.md §4). Fractions of lines or paragraphs that repeat one before them, by count and by
+    characters; characters in the most frequent 2/3/4-gram; characters in repeated 5…10-grams."""
+    return {
+        "dup_line_frac": 0.30,
+        "dup_para_frac": 0.30,
+        "dup_line_char_frac": 0.20,
+        "dup_para_char_frac": 0.20,
+        "top_2gram_char_frac": 0.20,
+        "top_3gram_char_frac": 0.18,
+        "top_4gram_char_frac": 0.16,
+        **{f"dup_{n}gram_char_frac": round(0.20 - 0.01 * n, 2) for n in range(5, 11)},
+    }
+
+
 class FilterConfig(StrictModel):
     """Checks on finished trajectories before export (REER.md §4, plus leakage and language)."""
 
@@ -223,6 +239,12 @@ class FilterConfig(StrictModel):
     max_top3_trigram_share: float = Field(
         0.3, gt=0, le=1, description="Degenerate repetition: the three most frequent trigrams' share (REER.md §4)."
     )
+    repetition_limits: dict[str, float] = Field(
+        default_factory=gopher_limits,
+        description="Degenerate repetition, Gopher's measures (Rae et al. 2021, Table A1; REER.md §4): measure → "
+        "the largest value kept. Units are words, characters in Chinese and other unspaced scripts. Set a limit to "
+        "1 to switch that measure off; measures not given keep their defaults.",
+    )
     min_thinking_units: int = Field(80, ge=0, description="Words (characters for Chinese) of thinking at least.")
     max_copied_units: int = Field(
         30, ge=1, description="Leakage: the longest verbatim run of reference words copied into the thinking."
@@ -232,6 +254,18 @@ class FilterConfig(StrictModel):
         0.2, gt=0, le=1, description="Leakage: share of the reference's n-grams that appear in the thinking."
     )
     check_language: bool = Field(True, description="Drop thinking not written in the request's language.")
+
+    @field_validator("repetition_limits")
+    @classmethod
+    def _known_measures(cls, value: dict[str, float]) -> dict[str, float]:
+        defaults = gopher_limits()
+        unknown = sorted(set(value) - set(defaults))
+        if unknown:
+            raise ValueError(f"unknown measure {', '.join(unknown)}; the measures are: {', '.join(defaults)}")
+        outside = sorted(name for name, limit in value.items() if not 0 < limit <= 1)
+        if outside:
+            raise ValueError(f"{', '.join(outside)}: a limit is a fraction in (0, 1]")
+        return defaults | value
 
 
 class TrainConfig(StrictModel):

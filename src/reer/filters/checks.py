@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 
 from reer.config import FilterConfig
+from reer.filters.repetition import describe, exceeded, repetition_measures
 from reer.language import text_language, units
 from reer.overlap import longest_common_run, ngram_overlap, top_trigram_share
 from reer.records import Pair
@@ -47,6 +48,13 @@ def repetition(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
     return None
 
 
+def gopher_repetition(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+    """Loops the trigram rule misses — a sentence, a paragraph or a list line written again and again — by
+    Gopher's measures (REER.md §4): every measure over its limit is named with its value."""
+    failed = exceeded(repetition_measures(t.final_trace or ""), config.repetition_limits)
+    return ("gopher-repetition", describe(failed)) if failed else None
+
+
 def too_short(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
     size = len(units(t.final_trace or ""))
     if size < config.min_thinking_units:
@@ -72,7 +80,15 @@ def language_mismatch(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdic
     return None
 
 
-CHECKS: tuple[Check, ...] = (truncated, no_conclusion, repetition, too_short, leakage, language_mismatch)
+CHECKS: tuple[Check, ...] = (
+    truncated,
+    no_conclusion,
+    repetition,
+    gopher_repetition,
+    too_short,
+    leakage,
+    language_mismatch,
+)
 
 
 def failed_checks(pair: Pair, t: Trajectory, config: FilterConfig) -> dict[str, str]:
