@@ -60,7 +60,9 @@ def test_every_format_reloads_to_the_same_samples(run_dir, tmp_path, fmt):
         assert (sample.prompt, sample.thinking, sample.answer) == (pair.query, t.final_trace.strip(), pair.reference)
         assert sample.source["dataset"] == "unit/keeper"
     manifest = json.loads((tmp_path / fmt / "export.json").read_text())
+    quality = manifest.pop("quality")
     assert manifest == {"format": fmt, "rows": 4, "reer_samples": 4, "mixed": 0}
+    assert quality["samples"] == 4 and sum(quality["languages"].values()) == 4
 
 
 def test_format_shapes(run_dir, tmp_path):

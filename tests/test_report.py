@@ -282,3 +282,27 @@ def test_a_viewer_bound_to_every_interface_answers_any_host(hostile_run):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_gopher_verdicts_and_the_quality_of_the_kept_thinking_show(page, tmp_path):
+    pairs = [{"id": f"item-{i}", "query": f"Write about keeper {i}.", "reference": LONG_REFERENCE} for i in range(3)]
+    run = fake_run(tmp_path, pairs)
+    judged = reer("filter", str(run), "--set", "filters.repetition_limits.top_2gram_char_frac=0.001")
+    assert judged.returncode == 0, judged.stderr
+    open_report(page, run, tmp_path / "strict.html")
+    page.wait_for_selector("#items tbody tr")
+    assert "gopher-repetition\n3" in page.inner_text(".reasons").replace("\t", "\n")
+    assert page.locator("#quality").count() == 0  # nothing kept: no quality to show
+    page.click("#items tbody tr:first-child a")
+    page.wait_for_selector("#verdicts")
+    assert "characters in the top 2-gram" in page.inner_text("#verdicts") and "> 0.00" in page.inner_text("#verdicts")
+
+    assert reer("filter", str(run)).returncode == 0  # default limits: all three kept
+    open_report(page, run, tmp_path / "kept.html")
+    page.wait_for_selector("#quality")
+    quality = page.inner_text("#quality")
+    assert "(3 trajectories)" in quality and "distinct-2" in quality and "Languages: en 3" in quality
+    rows = page.locator("#quality-repetition tbody tr")
+    assert rows.count() == 13 and "characters in duplicate 10-grams" in quality
+    shoot(page, "report-quality.png")
+    assert page.problems == []

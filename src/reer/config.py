@@ -146,6 +146,27 @@ class SearchConfig(StrictModel):
         "paragraph is then generated after a pre-filled '</analyze><refine>', so that weak generators that "
         "never close their analysis still yield candidates. None: one generation, as published.",
     )
+    repetition_penalty: float = Field(
+        1.0,
+        gt=0,
+        description="Loop control at generation: logits of tokens already seen are divided by this (CTRL). 1 is off, "
+        "as published. Each engine's own parameter and scope: transformers and vLLM/SGLang `repetition_penalty` "
+        "(prompt and output), llama.cpp `repeat_penalty` (the generated tokens).",
+    )
+    frequency_penalty: float = Field(
+        0.0,
+        ge=-2,
+        le=2,
+        description="Loop control: subtracted from a token's logit once per time it was generated (OpenAI's "
+        "`frequency_penalty`). 0 is off, as published.",
+    )
+    presence_penalty: float = Field(
+        0.0,
+        ge=-2,
+        le=2,
+        description="Loop control: subtracted from the logit of any token generated before (OpenAI's "
+        "`presence_penalty`). 0 is off, as published.",
+    )
     score_full_reference: bool = Field(
         False, description="Score all of the reference instead of only what follows its first paragraph."
     )
@@ -529,10 +550,15 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[leaf] = value
 
 
+_PENALTIES_OFF = {"repetition_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
+
+
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     """A short hash of everything that changes results: the config and the prompt templates."""
     # The stages before and after the search do not change its results.
     settings = config.model_dump(mode="json", exclude={"concurrency", "runner", "pairs", "filters", "train", "eval"})
+    # Loop-control penalties count only when switched on, so runs made before they existed still match.
+    settings["search"] = {k: v for k, v in settings["search"].items() if _PENALTIES_OFF.get(k, object()) != v}
     settings["generator"] = config.generator.identity()
     settings["scorer"] = config.scorer.identity() if config.scorer else None
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)

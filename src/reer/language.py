@@ -12,6 +12,8 @@ by its script; and its cost grows faster than the length, so a long text is judg
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
 _CJK = re.compile("[\u4e00-\u9fff]")
 _KANA = re.compile("[\u3040-\u30ff]")
 # A length unit: one CJK ideograph, or one run of Latin letters/digits (LongBench-Write counts the same way).
@@ -27,8 +29,10 @@ def prompt_language(query: str) -> str:
     return "zh" if _CJK.search(query) else "en"
 
 
+@lru_cache(maxsize=16)
 def text_language(text: str) -> str:
-    """'zh', 'en', or 'other' for the main language of a text."""
+    """'zh', 'en', or 'other' for the main language of a text (cached for the last few texts: several checks
+    ask about the same thinking)."""
     stripped = text.strip()
     if len(stripped) < SHORT_TEXT:
         if _KANA.search(stripped):

@@ -38,6 +38,14 @@ class Sampling:
     max_new_tokens: int
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # Loop control, off by default (as published); each backend passes them as its engine's own parameters.
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+
+    @property
+    def penalties(self) -> tuple[float, float, float]:
+        return self.repetition_penalty, self.frequency_penalty, self.presence_penalty
 
 
 @dataclass(frozen=True)

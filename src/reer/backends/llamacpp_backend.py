@@ -5,7 +5,9 @@ and tokenized by llama.cpp from the same GGUF vocabulary. Candidates of one requ
 another: llama.cpp keeps the key/value cache of the longest prefix shared with the previous call, so the
 prompt is evaluated once per request, not once per candidate.
 
-Sampling is exactly temperature, then top-p, then a seeded draw — the order transformers and vLLM use.
+Sampling is exactly temperature, then top-p, then a seeded draw — the order transformers and vLLM use — after
+the loop-control penalties when they are switched on (``repeat_penalty``, ``frequency_penalty``,
+``presence_penalty``, over every generated token).
 llama.cpp's default chain differs (top-k 40, min-p 0.05, and top-p *before* temperature), so the backend
 installs its own chain.
 """
@@ -71,10 +73,27 @@ class LlamaCppBackend:
             for k in range(request.n)
         ]
 
-    def _sampler_chain(self, temp: float, top_p: float, **_: Any) -> Any:
+    def _sampler_chain(
+        self,
+        temp: float,
+        top_p: float,
+        repeat_penalty: float = 1.0,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+        **_: Any,
+    ) -> Any:
         from llama_cpp._internals import LlamaSampler
 
         chain = LlamaSampler()
+        if (repeat_penalty, frequency_penalty, presence_penalty) != (1.0, 0.0, 0.0):
+            # Over every token generated so far (llama.cpp's default window is the last 64), before temperature.
+            chain.add_penalties(
+                n_vocab=self.llm.n_vocab(),
+                penalty_last_n=self.llm.n_ctx(),
+                penalty_repeat=repeat_penalty,
+                penalty_freq=frequency_penalty,
+                penalty_present=presence_penalty,
+            )
         if temp <= 0:
             chain.add_greedy()
             return chain
@@ -93,7 +112,16 @@ class LlamaCppBackend:
         window = max((len(stop) for stop in stops), default=0) + 16
         text, count = bytearray(), 0
         reason: FinishReason = "length"
-        stream = self.llm.generate(prompt, temp=sampling.temperature, top_p=sampling.top_p, reset=True)
+        repeat, frequency, presence = sampling.penalties
+        stream = self.llm.generate(
+            prompt,
+            temp=sampling.temperature,
+            top_p=sampling.top_p,
+            repeat_penalty=repeat,
+            frequency_penalty=frequency,
+            presence_penalty=presence,
+            reset=True,
+        )
         for token in stream:
             if token in self.end_tokens:
                 reason = "eos"

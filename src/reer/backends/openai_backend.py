@@ -18,6 +18,7 @@ from reer.backends.base import (
     FinishReason,
     Generation,
     GenerationRequest,
+    Sampling,
     ScoreRequest,
     ScoreResult,
     context_budget,
@@ -89,6 +90,7 @@ class OpenAIBackend:
             "n": request.n,
             **({"stop": list(s.stop)} if s.stop else {}),
             **({"seed": s.seed} if s.seed is not None else {}),
+            **self._penalties(s),
         }
         choices = self._all_choices("/completions", body, request.n)
         return [self._generation(choice["text"], choice, tokens, s.stop) for choice, tokens in choices]
@@ -109,11 +111,26 @@ class OpenAIBackend:
             "n": request.n,
             **({"stop": list(s.stop)} if s.stop else {}),
             **({"seed": s.seed} if s.seed is not None else {}),
+            **self._penalties(s),
         }
         choices = self._all_choices("/chat/completions", body, request.n)
         return [
             self._generation(choice["message"]["content"] or "", choice, tokens, s.stop) for choice, tokens in choices
         ]
+
+    def _penalties(self, s: Sampling) -> dict[str, float]:
+        """Only the penalties switched on (a hosted API may reject a field it does not know). Frequency and
+        presence are OpenAI's own fields; the multiplicative one is ``repetition_penalty`` to vLLM and SGLang and
+        ``repeat_penalty`` to llama.cpp's servers (the ``echo`` dialect)."""
+        body: dict[str, float] = {}
+        if s.frequency_penalty:
+            body["frequency_penalty"] = s.frequency_penalty
+        if s.presence_penalty:
+            body["presence_penalty"] = s.presence_penalty
+        if s.repetition_penalty != 1.0:
+            llama_server = self.config.scoring == "echo" and not self.config.chat_only
+            body["repeat_penalty" if llama_server else "repetition_penalty"] = s.repetition_penalty
+        return body
 
     def _all_choices(self, path: str, body: dict[str, Any], n: int) -> list[tuple[dict[str, Any], int]]:
         """``n`` completions; asked for one by one (seeds stepped) from servers that ignore ``n``, like

@@ -11,6 +11,7 @@ from reer.backends.base import (
     FinishReason,
     Generation,
     GenerationRequest,
+    Sampling,
     ScoreRequest,
     ScoreResult,
     context_budget,
@@ -53,7 +54,7 @@ class TransformersBackend:
         groups: dict[tuple, list[int]] = {}
         for index, request in enumerate(requests):
             s = request.sampling
-            groups.setdefault((s.temperature, s.top_p, s.max_new_tokens, s.stop), []).append(index)
+            groups.setdefault((s.temperature, s.top_p, s.max_new_tokens, s.stop, s.penalties), []).append(index)
         for indices in groups.values():
             rows = self._generate_batch([requests[i] for i in indices])
             for i in indices:
@@ -83,8 +84,35 @@ class TransformersBackend:
             tokenizer=self.tokenizer,
             pad_token_id=pad,
             **(sample if sampling.temperature > 0 else {"do_sample": False}),
+            **penalty_arguments(sampling, width),
         )
         return [decode_generation(self.tokenizer, row, sampling.stop) for row in output[:, width:].tolist()]
+
+
+def penalty_arguments(sampling: Sampling, prompt_width: int) -> dict[str, Any]:
+    """transformers' own ``repetition_penalty``; OpenAI's frequency and presence penalties, which transformers
+    lacks, as a logits processor over the generated tokens (the prompt is the ``prompt_width`` columns before)."""
+    arguments: dict[str, Any] = {}
+    if sampling.repetition_penalty != 1.0:
+        arguments["repetition_penalty"] = sampling.repetition_penalty
+    if sampling.frequency_penalty or sampling.presence_penalty:
+        from transformers import LogitsProcessorList
+
+        penalty = OutputPenalty(prompt_width, sampling.frequency_penalty, sampling.presence_penalty)
+        arguments["logits_processor"] = LogitsProcessorList([penalty])
+    return arguments
+
+
+class OutputPenalty:
+    """logit − frequency × (times generated) − presence × (generated at all), as vLLM and OpenAI define them."""
+
+    def __init__(self, prompt_width: int, frequency: float, presence: float) -> None:
+        self.prompt_width, self.frequency, self.presence = prompt_width, frequency, presence
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_width :]
+        counts = torch.zeros_like(scores).scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
+        return scores - self.frequency * counts - self.presence * (counts > 0).to(scores.dtype)
 
 
 def decode_generation(tokenizer: Any, token_ids: list[int], stops: Sequence[str]) -> Generation:

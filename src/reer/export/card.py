@@ -11,6 +11,7 @@ from typing import Any
 
 from reer.display import markdown
 from reer.filters import FilterReport
+from reer.filters.repetition import LABELS
 from reer.language import prompt_language
 from reer.records.sample import SftSample
 from reer.version import __version__
@@ -44,6 +45,7 @@ class CardFacts:
     mix_ratio: float | None = None
     template_checked: str | None = None
     statuses: dict[str, int] = field(default_factory=dict)  # trajectories of the run per status
+    quality: dict[str, Any] = field(default_factory=dict)  # filters.quality summary of the REER samples' thinking
     notes: list[str] = field(default_factory=list)
 
 
@@ -57,6 +59,7 @@ def render_card(facts: CardFacts) -> str:
         _counts(facts),
         _sources(facts),
         _filters(facts),
+        quality_section(facts.quality),
         _scores(facts),
         _settings(facts),
         _usage(facts),
@@ -124,6 +127,36 @@ def _filters(facts: CardFacts) -> str:
         + (_KEPT_TRUNCATED if kept else "")
         + f"\n\nSettings: `{settings}`"
     )
+
+
+def quality_section(quality: dict[str, Any], heading: str = "## Quality of the thinking") -> str:
+    """The thinking's length, variety, repetition, languages and near-duplicates (``filters.quality``)."""
+    if not quality.get("samples"):
+        return ""
+    spread = ("mean", "p10", "median", "p90", "max")
+    rows = [("length (words; characters in Chinese)", *_numbers(quality["thinking_units"], spread, "{:.0f}"))]
+    rows += [(f"{name} (distinct n-grams / all)", *_numbers(v, spread)) for name, v in quality["distinct"].items()]
+    text = f"{heading}\n\n" + _table(("", *spread), rows)
+    measures = [
+        (LABELS[name], *_numbers(m, ("median", "p90", "max")), f"{m['limit']:.2f}", m["over"])
+        for name, m in quality["repetition"].items()
+    ]
+    text += (
+        "\n\nRepetition, Gopher's measures (Rae et al. 2021, Table A1; units are words, characters in Chinese):\n\n"
+        + _table(("measure", "median", "p90", "max", "limit", "over the limit"), measures)
+    )
+    languages = ", ".join(f"{language} {n}" for language, n in quality["languages"].items())
+    near = quality["near_duplicates"]
+    text += f"\n\nLanguages of the thinking: {languages}."
+    text += (
+        f"\n\nNear-duplicate thinking (estimated Jaccard ≥ {near['threshold']} to an earlier sample): "
+        f"{near['count']} of {quality['samples']} ({near['share']:.1%})."
+    )
+    return text
+
+
+def _numbers(values: dict[str, float] | None, keys: tuple[str, ...], form: str = "{:.3f}") -> list[str]:
+    return [form.format(values[k]) for k in keys] if values else [""] * len(keys)
 
 
 def _scores(facts: CardFacts) -> str:

@@ -25,6 +25,7 @@ from reer.export.card import CardFacts, render_card
 from reer.export.records import trajectory_row
 from reer.export.template_check import check_template
 from reer.filters import FilterReport
+from reer.filters.quality import QualityTally
 from reer.filters.run import new_report, passing
 from reer.records import Pair
 from reer.records.formats import WRITERS, Row, file_name, read_samples
@@ -84,11 +85,20 @@ def export_dataset(
         mix_ratio=mix_ratio if mix else None,
         template_checked=check_template_of,
         statuses=statuses,
+        quality=thinking_quality(samples, filters),
     )
     if mix and len(mixed) < round(mix_ratio * len(samples)):
         facts.notes.append(f"{mix} holds only {len(mixed)} samples: fewer than the ratio asked for.")
     _write_folder(out_dir, fmt, rows, facts)
     return ExportResult(out_dir / file_name(fmt), len(rows), len(samples), len(mixed), report)
+
+
+def thinking_quality(samples: list[SftSample], filters: FilterConfig | None) -> dict[str, Any]:
+    """The quality summary of the samples' thinking (``filters.quality``), against the limits in force."""
+    tally = QualityTally(filters.repetition_limits) if filters else QualityTally()
+    for sample in samples:
+        tally.add(sample.id, sample.thinking)
+    return tally.summary()
 
 
 def load_samples(data: Path, filters: FilterConfig | None = None) -> list[SftSample]:
@@ -194,7 +204,13 @@ def _write_folder(out_dir: Path, fmt: str, rows: list[Row], facts: CardFacts) ->
     try:
         _write_rows(staging / file_name(fmt), rows, fmt)
         (staging / "README.md").write_text(render_card(facts), encoding="utf-8")
-        manifest = {"format": fmt, "rows": len(rows), "reer_samples": len(facts.samples), "mixed": len(facts.mixed)}
+        manifest = {
+            "format": fmt,
+            "rows": len(rows),
+            "reer_samples": len(facts.samples),
+            "mixed": len(facts.mixed),
+            "quality": facts.quality,
+        }
         (staging / "export.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _swap_in(staging, out_dir)
     finally:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reer.config import FilterConfig
 from reer.errors import ReerError
 from reer.filters.checks import CHECKS, failed_checks
+from reer.filters.quality import QualityTally
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
 from reer.store import RunStore
@@ -23,6 +26,7 @@ class FilterReport:
     reasons: Counter[str] = field(default_factory=Counter)
     drops: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
     stored: bool = True  # False when the run could not be written (read-only media)
+    quality: dict[str, Any] = field(default_factory=dict)  # of the kept thinking (filters.quality)
 
     @property
     def dropped(self) -> int:
@@ -48,7 +52,7 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
         report.stored = False
         return report
     try:
-        writer.save_filter_drops(rows, config.model_dump_json())
+        writer.save_filter_drops(rows, config.model_dump_json(), json.dumps(report.quality))
     except sqlite3.Error:
         report.stored = False
     finally:
@@ -57,10 +61,12 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
 
 
 def judge(finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:
-    """The verdicts on finished trajectories, counted; nothing is written."""
+    """The verdicts on finished trajectories, counted, and the quality of the thinking kept; nothing is written."""
     report = new_report()
-    for _ in passing(finished, config, report):
-        pass
+    tally = QualityTally(config.repetition_limits)
+    for pair, trajectory in passing(finished, config, report):
+        tally.add(f"{pair.id}/{trajectory.rollout}", trajectory.final_trace or "")
+    report.quality = tally.summary()
     return report
 
 

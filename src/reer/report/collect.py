@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from reer.filters.repetition import LABELS
 from reer.search.reer import current_segments
 from reer.search.runner import summarize
 from reer.store import RunStore
@@ -58,8 +59,16 @@ def run_overview(store: RunStore, run_dir: Path) -> dict[str, Any]:
         rejected=_reasons(row["note"] for row in document["items"] if row["status"] == "rejected"),
         filtered=_reasons(reason for found in drops.values() for reason in found),
         filters_ran=store.get_meta("filters") is not None,
+        quality=_labelled(json.loads(store.get_meta("filter_quality") or "{}")),
     )
     return document
+
+
+def _labelled(quality: dict[str, Any]) -> dict[str, Any]:
+    """The last `reer filter`'s quality summary, each repetition measure with its reader's name."""
+    for name, measure in quality.get("repetition", {}).items():
+        measure["label"] = LABELS.get(name, name)
+    return quality
 
 
 def item_page(store: RunStore, item_id: str, rollout: int) -> dict[str, Any]:

@@ -276,6 +276,9 @@ class Searcher:
             max_new_tokens=max_new_tokens,
             stop=(stop,),
             seed=derive_seed(self.seed, *seed_parts),
+            repetition_penalty=self.config.repetition_penalty,
+            frequency_penalty=self.config.frequency_penalty,
+            presence_penalty=self.config.presence_penalty,
         )
 
 

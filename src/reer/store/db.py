@@ -197,12 +197,16 @@ class RunStore:
 
     # -- filter verdicts ----------------------------------------------------------------------------
 
-    def save_filter_drops(self, drops: list[tuple[str, int, str, str]], settings: str) -> None:
-        """Replace the previous verdicts, all at once: a crash leaves either the old set or the new one."""
+    def save_filter_drops(self, drops: list[tuple[str, int, str, str]], settings: str, quality: str = "{}") -> None:
+        """Replace the previous verdicts and the quality summary of what they keep, all at once: a crash leaves
+        either the old set or the new one."""
         with self._transaction() as db:
             db.execute("DELETE FROM filter_drops")
             db.executemany("INSERT INTO filter_drops (item_id, rollout, reason, detail) VALUES (?, ?, ?, ?)", drops)
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('filters', ?)", (settings,))
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("filters", settings), ("filter_quality", quality)],
+            )
 
     def filter_drops(self) -> dict[tuple[str, int], dict[str, str]]:
         """(item, rollout) → {reason: detail} for every trajectory the last filter dropped."""

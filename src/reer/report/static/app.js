@@ -182,11 +182,43 @@ function reasonTable(title, reasons) {
   );
 }
 
+// The thinking that passes the filters, as the last `reer filter` measured it (filters/quality.py).
+function qualitySection(q) {
+  if (!q || !q.samples) return null;
+  const num = (v, digits) => fmt(v, digits);
+  const spread = ["mean", "p10", "median", "p90", "max"];
+  const rows = [["length (words; characters in Chinese)", q.thinking_units, 0], ...Object.entries(q.distinct).map(([k, v]) => [k, v, 3])];
+  const head = (cells) => el("thead", {}, el("tr", {}, cells.map((c) => el("th", {}, c))));
+  const shape = el(
+    "table",
+    { class: "small", id: "quality-shape" },
+    head(["", ...spread]),
+    el("tbody", {}, rows.map(([label, v, d]) => el("tr", {}, el("td", {}, label), spread.map((k) => el("td", { class: "num" }, v ? num(v[k], d) : ""))))),
+  );
+  const measures = el(
+    "table",
+    { class: "small", id: "quality-repetition" },
+    head(["repetition measure", "median", "p90", "max", "limit", "over"]),
+    el("tbody", {}, Object.values(q.repetition).map((m) =>
+      el("tr", {}, el("td", {}, m.label), ["median", "p90", "max", "limit"].map((k) => el("td", { class: "num" }, num(m[k], 2))), el("td", { class: "num" }, int(m.over))))),
+  );
+  const languages = Object.entries(q.languages).map(([l, n]) => `${l} ${n}`).join(", ");
+  const near = q.near_duplicates;
+  return el(
+    "section",
+    { id: "quality" },
+    el("h2", {}, `Quality of the thinking kept by the filters (${int(q.samples)} trajectories)`),
+    shape,
+    measures,
+    el("p", {}, `Languages: ${languages}. Near-duplicates (estimated Jaccard ≥ ${near.threshold}): ${int(near.count)} (${(100 * near.share).toFixed(1)}%).`),
+  );
+}
+
 let drawn = ""; // the signature of the overview on screen
 
 // What changes when the run does: a new stage moves the totals, a finished item the counts.
 function signature(data) {
-  return JSON.stringify([data.counts, data.totals, data.running, data.filtered, data.search_calls]);
+  return JSON.stringify([data.counts, data.totals, data.running, data.filtered, data.search_calls, data.quality.samples]);
 }
 
 function renderOverview(data) {
@@ -212,7 +244,7 @@ function renderOverview(data) {
     card("thinking traces scored", int(data.totals.scoring_calls)),
     card("server retries", int(data.retries)),
   );
-  const settings = ["max_steps", "num_expansion", "stop_threshold", "clip", "temperature", "top_p", "rollouts"]
+  const settings = ["max_steps", "num_expansion", "stop_threshold", "clip", "temperature", "top_p", "rollouts", "repetition_penalty", "frequency_penalty", "presence_penalty"]
     .filter((k) => k in search)
     .map((k) => `${k} ${search[k]}`)
     .join(" · ");
@@ -230,7 +262,7 @@ function renderOverview(data) {
     reasonTable(data.filters_ran ? "Filtered out, by check" : "Filters not run yet", data.filtered),
   );
   const charts = overviewCharts(data);
-  const main = el("main", { id: "overview" }, header, contentsNav(data), cards, config, reasons, el("h2", {}, "Search"), charts.grid, itemTable(data));
+  const main = el("main", { id: "overview" }, header, contentsNav(data), cards, config, reasons, qualitySection(data.quality), el("h2", {}, "Search"), charts.grid, itemTable(data));
   return { main, draw: charts.draw };
 }
 
