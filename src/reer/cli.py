@@ -413,25 +413,78 @@ def pairs(
 
 @app.command("filter")
 def filter_(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (its verdicts are stored in it), or a reasoning dataset to audit: JSONL, JSON, "
+            "Parquet or a datasets folder in any SFT shape reer exports or reads (DeepWriting-20K's included)."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Dataset audit: folder for the kept rows (input's format), dropped.jsonl, quality.json.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Check finished trajectories (end of thinking, repetition, truncation, length, leakage, language)."""
-    from reer.filters import filter_run
+    """Check finished thinking: end of thinking, repetition (REER.md's rule and Gopher's measures), truncation,
+    length, leakage, language. Prints the drops per check and the quality of what is kept."""
+    from reer.filters import audit_dataset, filter_run
+    from reer.store.db import DB_NAME
 
-    report = filter_run(run_dir, _config(config, set_).filters)
-    _print_filter_report(report, run_dir)
+    filters = _config(config, set_).filters
+    if (target / DB_NAME).exists():
+        if output is not None:
+            raise ReerError(
+                "--output is for auditing a dataset file; a run's kept trajectories go out with reer export"
+            )
+        report = filter_run(target, filters)
+        _print_filter_report(report, target, "finished trajectories")
+        if not report.stored:
+            err.print("note: the run cannot be written (read-only?), so these verdicts were not stored in it")
+        return
+    audit = audit_dataset(target, filters, output)
+    for problem in audit.problems[:5]:
+        err.print(f"[yellow]skipped[/] {problem}", markup=True, highlight=False)
+    if len(audit.problems) > 5:
+        err.print(f"[yellow]… {len(audit.problems) - 5} more unreadable rows[/]")
+    _print_filter_report(audit.report, target, "rows with thinking")
+    if output is not None:
+        console.print(
+            f"kept rows in {visible(audit.kept)}; dropped rows and reasons in {visible(audit.dropped)}; "
+            f"quality in {visible(audit.quality)}",
+            markup=False,
+        )
+    raise typer.Exit(EXIT_PROBLEMS if audit.problems else 0)
 
 
-def _print_filter_report(report: Any, run_dir: Path) -> None:
-    table = Table("reason", "dropped", title=f"filters on {terminal(run_dir)}")
+def _print_filter_report(report: Any, target: Path, what: str) -> None:
+    from reer.filters.repetition import LABELS
+
+    table = Table("check", "dropped", title=f"filters on {terminal(target)}")
     for reason, count in sorted(report.reasons.items()):
         table.add_row(reason, str(count))
     console.print(table)
-    console.print(f"{report.finished} finished trajectories: {report.kept} kept, {report.dropped} dropped")
-    if not report.stored:
-        err.print("note: the run cannot be written (read-only?), so these verdicts were not stored in it")
+    if report.measures:
+        measures = Table("Gopher measure over its limit", "dropped", title="gopher-repetition, by measure")
+        for measure, count in report.measures.most_common():
+            measures.add_row(LABELS[measure], str(count))
+        console.print(measures)
+    for (item, _), reasons in list(report.drops.items())[:3]:
+        console.print(Text(f"e.g. {item}: " + "; ".join(f"{r}: {d}" for r, d in reasons.items())))
+    console.print(f"{report.finished} {what}: {report.kept} kept, {report.dropped} dropped")
+    quality = report.quality
+    if quality.get("samples"):
+        near = quality["near_duplicates"]
+        console.print(
+            f"kept thinking: median {quality['thinking_units']['median']:.0f} words (characters in Chinese), "
+            f"median distinct-2 {quality['distinct']['distinct-2']['median']:.3f}, "
+            f"{near['count']} near-duplicates ({near['share']:.1%})"
+        )
 
 
 @app.command()
@@ -474,7 +527,7 @@ def export(
         seed=cfg.seed,
     )
     if result.filters:
-        _print_filter_report(result.filters, run_dir)
+        _print_filter_report(result.filters, run_dir, "finished trajectories")
     mixed = f" + {result.mixed} mixed in" if result.mixed else ""
     checked = f"; thinking intact under {visible(check_template)}'s chat template" if check_template else ""
     console.print(f"wrote {result.reer_samples} REER samples{mixed} to {visible(result.path)}{checked}", markup=False)

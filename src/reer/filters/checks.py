@@ -24,7 +24,8 @@ Check = Callable[[Pair, Trajectory, FilterConfig], Verdict]
 def truncated(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
     """The initial trace hit its token budget: it never reached ``</think>``."""
     if t.initial is not None and t.initial.finish_reason == "length" and not config.keep_truncated:
-        return "truncated", f"no </think> within {t.initial.num_tokens} generated tokens"
+        budget = f" within {t.initial.num_tokens} generated tokens" if t.initial.num_tokens else ""
+        return "truncated", f"no </think>{budget}: the thinking never ends"
     if re.search(r"</?think>", t.final_trace or ""):
         return "truncated", "a <think> tag inside the thinking: the block is not cleanly closed"
     return None

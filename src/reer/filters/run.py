@@ -14,6 +14,7 @@ from reer.config import FilterConfig
 from reer.errors import ReerError
 from reer.filters.checks import CHECKS, failed_checks
 from reer.filters.quality import QualityTally
+from reer.filters.repetition import exceeded, repetition_measures
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
 from reer.store import RunStore
@@ -24,6 +25,7 @@ class FilterReport:
     finished: int = 0
     kept: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    measures: Counter[str] = field(default_factory=Counter)  # Gopher measures over their limits, per trajectory
     drops: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
     stored: bool = True  # False when the run could not be written (read-only media)
     quality: dict[str, Any] = field(default_factory=dict)  # of the kept thinking (filters.quality)
@@ -85,6 +87,9 @@ def passing(
         if failed:
             report.drops[(pair.id, trajectory.rollout)] = failed
             report.reasons.update(failed.keys())
+            if "gopher-repetition" in failed:  # measured moments ago: the cached measures, not a second pass
+                over = exceeded(repetition_measures(trajectory.final_trace or ""), config.repetition_limits)
+                report.measures.update(over.keys())
         else:
             report.kept += 1
             yield pair, trajectory

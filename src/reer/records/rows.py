@@ -55,6 +55,20 @@ class Unparsable:
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """Each line decoded and parsed on its own: an undecodable or unparsable line is that row's problem.
     A UTF-8 byte-order mark is ignored; a file with a UTF-16 one is read as UTF-16."""
+    for number, raw in enumerate(jsonl_lines(path), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, Unparsable(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1})")
+            continue
+        yield number, parse_json(text)
+
+
+def jsonl_lines(path: Path) -> list[bytes]:
+    """The raw lines of a JSONL file, as UTF-8 bytes (a UTF-16 file converted, a byte-order mark dropped):
+    line ``k`` of the file is item ``k - 1``."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -64,16 +78,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
             data = data.decode("utf-16").encode("utf-8", "surrogatepass")
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: starts like UTF-16 but is not ({exc.reason}); save it as UTF-8") from exc
-    data = data.removeprefix(codecs.BOM_UTF8)
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, Unparsable(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1})")
-            continue
-        yield number, parse_json(text)
+    return data.removeprefix(codecs.BOM_UTF8).split(b"\n")
 
 
 def parse_json(text: str) -> Any:

@@ -1,0 +1,125 @@
+"""``reer filter FILE``: the post-filters on a reasoning dataset reer did not make.
+
+Any SFT file reer reads (JSONL, JSON, Parquet or a ``datasets`` folder; the chat, ShareGPT, Alpaca, verl and
+records shapes, and DeepWriting-20K's published ``prompt``/``solution``-with-``<think>``) goes through the same
+checks as a run's trajectories. The kept rows are written back untouched in the input's own format, the dropped
+ones beside them with their reasons, and the quality of the kept thinking as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reer.config import FilterConfig
+from reer.filters.quality import QualityTally
+from reer.filters.run import FilterReport, new_report, passing
+from reer.language import prompt_language
+from reer.records import Pair
+from reer.records.formats import chat, to_sample
+from reer.records.rows import RowProblem, jsonl_lines, read_rows
+from reer.records.trajectory import InitialTrace, Trajectory
+
+_UNCLOSED = re.compile(r"^\s*<think>\n?(.*)$", re.DOTALL)
+
+
+@dataclass
+class AuditResult:
+    report: FilterReport
+    problems: list[RowProblem] = field(default_factory=list)
+    kept: Path | None = None  # the kept rows, in the input's format
+    dropped: Path | None = None  # one JSON line per dropped or unreadable row, with its reasons
+    quality: Path | None = None
+
+
+def audit_dataset(path: Path, config: FilterConfig, output: Path | None = None) -> AuditResult:
+    """Judge every row of ``path``; with ``output``, write the kept rows, the dropped ones and the quality."""
+    report = new_report()
+    problems: list[RowProblem] = []
+    candidates: list[tuple[Pair, Trajectory]] = []
+    for number, row in read_rows(path):
+        try:
+            candidates.append(_as_trajectory(row, number))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            field_name = getattr(row, "field", "row")
+            message = getattr(row, "message", None) or f"not an SFT sample with thinking: {exc}"
+            problems.append(RowProblem(str(path), number, field_name, message))
+    tally = QualityTally(config.repetition_limits)
+    kept_lines = []
+    for pair, trajectory in passing(candidates, config, report):
+        kept_lines.append(trajectory.rollout)
+        tally.add(f"{pair.id}@{trajectory.rollout}", trajectory.final_trace or "")
+    report.quality = tally.summary()
+    result = AuditResult(report, problems)
+    if output is not None:
+        _write(path, output, kept_lines, result)
+    return result
+
+
+def _as_trajectory(row: Any, number: int) -> tuple[Pair, Trajectory]:
+    """One row as the (pair, trajectory) the checks read. The row's line number stands in for the rollout, so
+    rows that share an id stay apart; thinking that opens ``<think>`` and never closes it is truncated."""
+    if not isinstance(row, dict):
+        raise TypeError("expected an object")
+    sample = to_sample(row, number)
+    initial = None
+    if not sample.thinking and (unclosed := _UNCLOSED.match(chat(row)[-1]["content"])):
+        thinking = unclosed.group(1).strip()
+        initial = InitialTrace(
+            opener="", raw=thinking, trace=thinking, num_tokens=0, finish_reason="length", generate_seconds=0
+        )
+        sample = type(sample)(sample.id, sample.prompt, thinking, "", sample.system, sample.source)
+    pair = Pair(id=sample.id, query=sample.prompt, reference=sample.answer)
+    trajectory = Trajectory(
+        item_id=sample.id,
+        rollout=number,
+        language=prompt_language(sample.prompt),
+        status="done",
+        initial=initial,
+        final_trace=sample.thinking,
+    )
+    return pair, trajectory
+
+
+def _write(source: Path, output: Path, kept_lines: list[int], result: AuditResult) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    result.kept = _write_kept(source, output, kept_lines)
+    result.dropped = output / "dropped.jsonl"
+    with result.dropped.open("w", encoding="utf-8") as out:
+        for (row_id, line), reasons in sorted(result.report.drops.items(), key=lambda d: d[0][1]):
+            out.write(json.dumps({"line": line, "id": row_id, "reasons": reasons}, ensure_ascii=False) + "\n")
+        for problem in result.problems:
+            unreadable = {"unreadable": f"{problem.field}: {problem.message}"}
+            out.write(json.dumps({"line": problem.line, "id": None, "reasons": unreadable}, ensure_ascii=False) + "\n")
+    result.quality = output / "quality.json"
+    result.quality.write_text(json.dumps(result.report.quality, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_kept(source: Path, output: Path, kept_lines: list[int]) -> Path:
+    """The kept rows as they were, in the source's format: JSONL lines verbatim, Parquet and ``datasets``
+    rows taken from the source table (its schema and types untouched)."""
+    if source.is_dir():
+        from datasets import DatasetDict, load_from_disk
+
+        data = load_from_disk(str(source))
+        if isinstance(data, DatasetDict):
+            data = data["train" if "train" in data else next(iter(data))]
+        target = output / "kept"
+        data.select([line - 1 for line in kept_lines]).save_to_disk(str(target))
+        return target
+    suffix = source.suffix.lower()
+    target = output / f"kept{suffix}"
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(pq.read_table(source).take([line - 1 for line in kept_lines]), target)
+    elif suffix == ".json":
+        rows = json.loads(source.read_bytes().decode("utf-8-sig"))
+        target.write_text(json.dumps([rows[line - 1] for line in kept_lines], ensure_ascii=False, indent=1) + "\n")
+    else:
+        lines = jsonl_lines(source)
+        target.write_bytes(b"".join(lines[line - 1].rstrip(b"\r") + b"\n" for line in kept_lines))
+    return target
