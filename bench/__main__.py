@@ -2,6 +2,7 @@
 
 python -m bench                     # everything but scale (about 15 minutes on 2 CPU cores)
 python -m bench scale               # the simulated 20,000-item run (about two hours on 2 cores: the driver's CPU)
+python -m bench filters loops       # reer filter at 20,000 trajectories; the demo's loops under each penalty
 python -m bench scoring generation  # a subset
 REER_SCALE_ITEMS=512 python -m bench scale  # the simulated run, shorter
 """
@@ -18,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from bench import end_to_end, generation, report, scale, scoring, server, store
+from bench import end_to_end, filters, generation, loops, report, scale, scoring, server, store
 from bench.roofline import matmul_peak
 from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 
-BENCHMARKS = ("scoring", "generation", "e2e", "server", "store", "report", "scale")
+BENCHMARKS = ("scoring", "generation", "e2e", "server", "store", "report", "filters", "loops", "scale")
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -56,6 +57,8 @@ def main(selected: list[str]) -> None:
         "server": server.run,
         "store": store.run,
         "report": report.run,
+        "filters": filters.run,
+        "loops": loops.run,
         # REER_SCALE_ITEMS=512 for a shorter run (20,000 items: about two hours on 2 cores, the driver's CPU)
         "scale": lambda: scale.run(items=int(os.environ.get("REER_SCALE_ITEMS", "20000"))),
     }
@@ -173,6 +176,10 @@ def render(r: dict) -> str:
         ]
     if rp := r.get("report"):
         lines += _report_lines(rp)
+    if f := r.get("filters"):
+        lines += _filters_lines(f)
+    if lp := r.get("loops"):
+        lines += _loops_lines(lp)
     if sc := r.get("scale"):
         lines += _scale_lines(sc)
     if s := r.get("scoring"):
@@ -208,6 +215,48 @@ def _report_lines(rp: dict) -> list[str]:
         "published-size item (10 steps, 1,000 scored tokens) to roughly 50 KB by estimate, which is why a report "
         "holds 1,000 item pages unless told otherwise (`--item-pages`); `reer view` serves every one.",
     ]
+
+
+def _filters_lines(f: dict) -> list[str]:
+    now, before = f["filter"], f["baseline_filter"]
+    lines = [
+        "",
+        f"`reer filter` on a {f['items']:,}-trajectory run shaped like the simulated DeepWriting-20K run at "
+        f"{f['text_length']:.2f} of its text length, {f['loops']:,} of them loops (`bench/filters.py`; measured "
+        f"{f['measured']}):",
+        "",
+        "| | reer 0.9.1 (REER.md's rule, word-list language check) | now (+ Gopher measures, py3langid, quality "
+        "summary, on every core) | ratio |",
+        "|---|---|---|---|",
+    ]
+    if before:
+        lines.append(
+            f"| wall time, CPU time, peak memory | {before['wall_s']:.1f} s, {before['cpu_s']:.1f} s, "
+            f"{before['peak_mb']:.0f} MB | {now['wall_s']:.1f} s, {now['cpu_s']:.1f} s, {now['peak_mb']:.0f} MB "
+            f"| {f['ratio']:.2f}× the time |"
+        )
+    else:
+        lines.append(f"| wall time | (no baseline: not a git clone) | {now['wall_s']:.1f} s | |")
+    return lines
+
+
+def _loops_lines(lp: dict) -> list[str]:
+    lines = [
+        "",
+        f"Loop control on the demo's generator ({lp['generator']}, {lp['pairs']} Arena-Hard pairs, the demo's "
+        f"budgets; `bench/loops.py`; measured {lp['measured']}): initial thinking per penalty setting.",
+        "",
+        "| setting | traces (rejected) | mean duplicate 10-gram characters | pass Gopher's measures | pass every "
+        "check | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, arm in lp["arms"].items():
+        lines.append(
+            f"| {name} | {arm['traces']} ({arm['rejected']}) | {arm['mean_dup_10gram']:.3f} | "
+            f"{arm['pass_gopher']} ({arm['pass_gopher_share']:.0%}) | {arm['pass_all']} ({arm['pass_all_share']:.0%}) "
+            f"| {arm['seconds']:.0f} |"
+        )
+    return lines
 
 
 def _scale_lines(sc: dict) -> list[str]:

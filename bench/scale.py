@@ -161,7 +161,7 @@ def _synthesize(
     """``count`` items, ``level`` in flight (per worker, on Ray), texts ``length`` times the full length."""
     httpx.post(f"{url}/reset", params={"length": length})
     command = ["synthesize", str(pairs), "-o", str(out), "-c", str(config), "--concurrency", str(level)]
-    measured = _measure([*command, "--limit", str(count), *extra])
+    measured = measure_reer([*command, "--limit", str(count), *extra])
     stats = httpx.get(f"{url}/stats", timeout=60).json()
     server_s, item_s = stats["server_seconds"], stats["item_seconds"]
     wall = measured["wall_s"]
@@ -180,13 +180,16 @@ def _synthesize(
     }
 
 
-def _measure(args: list[str]) -> dict[str, Any]:
+def measure_reer(args: list[str], source: Path | None = None) -> dict[str, Any]:
     """``reer ARGS`` to its end: wall time, CPU time and peak memory of that process alone. The peak is its
-    VmHWM, sampled until it exits: a forked child's ru_maxrss starts at its parent's size."""
+    VmHWM, sampled until it exits: a forked child's ru_maxrss starts at its parent's size. ``source``: another
+    checkout's ``src`` to run instead of this one (a baseline)."""
     before = _children_cpu()  # nothing else is reaped while this runs
     started = time.perf_counter()
+    command = [sys.executable, "-m", "reer"] if source else [Path(sys.executable).with_name("reer")]
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
     process = subprocess.Popen(
-        [Path(sys.executable).with_name("reer"), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*command, *args], cwd=source or REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     peak_kb = 0
     status_file = Path(f"/proc/{process.pid}/status")
@@ -288,10 +291,10 @@ def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level:
 def _readers(run_dir: Path, out: Path, scale: float) -> dict[str, Any]:
     """What a user runs on the finished run, its size on disk, its pace, and the store's commit rate at its size."""
     return {
-        "status": _measure(["status", str(run_dir)]),
-        "filter": _measure(["filter", str(run_dir)]),
-        "export": _measure(["export", str(run_dir), "-o", str(out / "export"), "--no-filter"]),
-        "report": _measure(["report", str(run_dir), "-o", str(out / "report.html")]),
+        "status": measure_reer(["status", str(run_dir)]),
+        "filter": measure_reer(["filter", str(run_dir)]),
+        "export": measure_reer(["export", str(run_dir), "-o", str(out / "export"), "--no-filter"]),
+        "report": measure_reer(["report", str(run_dir), "-o", str(out / "report.html")]),
         "store_mb": sum(p.stat().st_size for p in run_dir.glob(f"{DB_NAME}*")) / 2**20,
         "pace_items_per_hour": _pace(run_dir, scale),
         "commits_per_s_at_this_size": _commit_rates(full_run=run_dir),

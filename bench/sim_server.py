@@ -106,7 +106,7 @@ class Simulation:
         }
 
 
-def _paragraph(rng: random.Random, words: int) -> str:
+def paragraph(rng: random.Random, words: int) -> str:
     return " ".join([rng.choice(OPENING), *rng.choices(WORDS, k=words - 1)]) + "."
 
 
@@ -114,9 +114,9 @@ def _text(body: dict, k: int, length: float) -> str:
     rng = random.Random(f"{body.get('seed')}/{k}")
     words = round(PARAGRAPH_WORDS * length)
     if "</refine>" in body.get("stop", []):
-        analysis = _paragraph(rng, round(ANALYSIS_WORDS * length))
-        return f"{analysis}\n</analyze>\n<refine>\n{_paragraph(rng, words)}\n"
-    return "\n\n".join(_paragraph(rng, words) for _ in range(INITIAL_PARAGRAPHS))
+        analysis = paragraph(rng, round(ANALYSIS_WORDS * length))
+        return f"{analysis}\n</analyze>\n<refine>\n{paragraph(rng, words)}\n"
+    return "\n\n".join(paragraph(rng, words) for _ in range(INITIAL_PARAGRAPHS))
 
 
 def _generated(texts: list[str], prompt_tokens: int) -> bytes:

@@ -4,7 +4,7 @@ import pytest
 
 from reer.config import FilterConfig, ModelConfig, ReerConfig, SearchConfig
 from reer.filters import failed_checks, filter_run
-from reer.filters.checks import language_mismatch, leakage, no_conclusion, repetition, too_short, truncated
+from reer.filters.checks import Thinking, language_mismatch, leakage, no_conclusion, repetition, too_short, truncated
 from reer.records import Pair
 from reer.records.trajectory import InitialTrace, Trajectory
 from reer.search.runner import synthesize
@@ -25,61 +25,63 @@ CONFIG = FilterConfig()
 PAIR = Pair(id="keeper", query="Write a short story about a lonely lighthouse keeper.", reference=LONG_REFERENCE)
 
 
-def trajectory(trace: str, finish: str = "stop", language: str = "en") -> Trajectory:
+def trajectory(trace: str, finish: str = "stop", language: str = "en") -> Thinking:
+    """What the checks read of a finished trajectory of PAIR with this thinking."""
     initial = InitialTrace(opener="", raw=trace, trace=trace, num_tokens=300, finish_reason=finish, generate_seconds=1)
-    return Trajectory(item_id="keeper", language=language, status="done", initial=initial, final_trace=trace)
+    t = Trajectory(item_id="keeper", language=language, status="done", initial=initial, final_trace=trace)
+    return Thinking.of(PAIR, t)
 
 
 def test_a_good_trace_passes_every_check():
-    assert failed_checks(PAIR, trajectory(GOOD), CONFIG) == {}
+    assert failed_checks(trajectory(GOOD), CONFIG) == {}
 
 
 def test_truncated_or_unclosed_thinking():
-    assert truncated(PAIR, trajectory(GOOD, finish="length"), CONFIG)[0] == "truncated"
-    assert truncated(PAIR, trajectory(GOOD + "\n</think>\nmore"), CONFIG)[0] == "truncated"
-    assert truncated(PAIR, trajectory(GOOD, finish="eos"), CONFIG) is None
+    assert truncated(trajectory(GOOD, finish="length"), CONFIG)[0] == "truncated"
+    assert truncated(trajectory(GOOD + "\n</think>\nmore"), CONFIG)[0] == "truncated"
+    assert truncated(trajectory(GOOD, finish="eos"), CONFIG) is None
     keep = CONFIG.model_copy(update={"keep_truncated": True})  # the demo's setting: budget-cut thinking stays
-    assert truncated(PAIR, trajectory(GOOD, finish="length"), keep) is None
-    assert truncated(PAIR, trajectory(GOOD + "\n</think>\nmore"), keep)[0] == "truncated"  # a stray tag never does
+    assert truncated(trajectory(GOOD, finish="length"), keep) is None
+    assert truncated(trajectory(GOOD + "\n</think>\nmore"), keep)[0] == "truncated"  # a stray tag never does
 
 
 def test_end_of_thinking_still_reflecting():
     dithering = GOOD + "\n\nHmm, wait. But wait, let me think again. Hmm, maybe not. Wait, alternatively hmm."
-    reason, detail = no_conclusion(PAIR, trajectory(dithering), CONFIG)
+    reason, detail = no_conclusion(trajectory(dithering), CONFIG)
     assert reason == "no-conclusion" and "reflection phrases" in detail
     # the same markers early in the trace are fine: only the tail must conclude
     early = "Hmm, wait. But wait, let me think again. Hmm, maybe not. Wait, alternatively hmm.\n\n" + GOOD
-    assert no_conclusion(PAIR, trajectory(early), CONFIG) is None
-    assert no_conclusion(PAIR, trajectory(dithering), FilterConfig(tail_max_markers=50)) is None
+    assert no_conclusion(trajectory(early), CONFIG) is None
+    assert no_conclusion(trajectory(dithering), FilterConfig(tail_max_markers=50)) is None
 
 
 def test_degenerate_repetition():
     looping = GOOD + "\n\n" + "and then the keeper waits " * 60
-    assert repetition(PAIR, trajectory(looping), CONFIG)[0] == "repetition"
-    assert repetition(PAIR, trajectory(GOOD), CONFIG) is None
+    assert repetition(trajectory(looping), CONFIG)[0] == "repetition"
+    assert repetition(trajectory(GOOD), CONFIG) is None
 
 
 def test_too_short_thinking():
-    assert too_short(PAIR, trajectory("Alright, a story. Hmm, a keeper."), CONFIG)[0] == "too-short"
-    assert too_short(PAIR, trajectory(GOOD), CONFIG) is None
+    assert too_short(trajectory("Alright, a story. Hmm, a keeper."), CONFIG)[0] == "too-short"
+    assert too_short(trajectory(GOOD), CONFIG) is None
 
 
 def test_leakage_of_the_reference_into_the_thinking():
     copied = GOOD + "\n\nDraft: " + LONG_REFERENCE.split("\n\n")[1]
-    reason, detail = leakage(PAIR, trajectory(copied), CONFIG)
+    reason, detail = leakage(trajectory(copied), CONFIG)
     assert reason == "leakage" and "longest copied run" in detail
     # a short quoted phrase is not a leak
-    assert leakage(PAIR, trajectory(GOOD + ' Maybe "a second tenant in the tower".'), CONFIG) is None
+    assert leakage(trajectory(GOOD + ' Maybe "a second tenant in the tower".'), CONFIG) is None
     # n-gram overlap catches copies cut into short pieces
     pieces = " ... ".join(" ".join(LONG_REFERENCE.split()[i : i + 12]) for i in range(0, 120, 14))
-    assert leakage(PAIR, trajectory(GOOD + "\n\n" + pieces), FilterConfig(max_copied_units=1000))[0] == "leakage"
+    assert leakage(trajectory(GOOD + "\n\n" + pieces), FilterConfig(max_copied_units=1000))[0] == "leakage"
 
 
 def test_language_mismatch():
     chinese = "好的，用户想要一个关于灯塔看守人的故事。嗯，核心是孤独。" * 10
-    assert language_mismatch(PAIR, trajectory(chinese), CONFIG)[0] == "language-mismatch"
-    assert language_mismatch(PAIR, trajectory(chinese, language="zh"), CONFIG) is None
-    assert language_mismatch(PAIR, trajectory(chinese), FilterConfig(check_language=False)) is None
+    assert language_mismatch(trajectory(chinese), CONFIG)[0] == "language-mismatch"
+    assert language_mismatch(trajectory(chinese, language="zh"), CONFIG) is None
+    assert language_mismatch(trajectory(chinese), FilterConfig(check_language=False)) is None
 
 
 @pytest.fixture

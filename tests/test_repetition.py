@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from reer.config import FilterConfig, gopher_limits
 from reer.errors import ConfigError
 from reer.filters import failed_checks
-from reer.filters.checks import gopher_repetition, repetition
+from reer.filters.checks import Thinking, gopher_repetition, repetition
 from reer.filters.repetition import MEASURES, _units, describe, exceeded, repetition_measures
 from reer.records import Pair
 from reer.records.trajectory import InitialTrace, Trajectory
@@ -30,13 +30,13 @@ SOUND = [row for row in CORPUS if row["kind"] == "sound"]
 CONFIG = FilterConfig()
 
 
-def trajectory(row: dict) -> tuple[Pair, Trajectory]:
+def trajectory(row: dict) -> Thinking:
     trace = row["text"]
     initial = InitialTrace(opener="", raw=trace, trace=trace, num_tokens=400, finish_reason="stop", generate_seconds=1)
     query = "写一个故事。" if row["language"] == "zh" else "Write a story."
     pair = Pair(id=row["id"], query=query, reference=LONG_REFERENCE)
     t = Trajectory(item_id=row["id"], language=row["language"], status="done", initial=initial, final_trace=trace)
-    return pair, t
+    return Thinking.of(pair, t)
 
 
 def test_the_corpus_is_large_enough_in_both_languages():
@@ -47,28 +47,27 @@ def test_the_corpus_is_large_enough_in_both_languages():
 
 @pytest.mark.parametrize("row", DEGENERATE, ids=[r["id"] for r in DEGENERATE])
 def test_every_degenerate_trace_is_dropped_by_the_measure_that_must_fire(row):
-    pair, t = trajectory(row)
-    reason, detail = gopher_repetition(pair, t, CONFIG)
+    t = trajectory(row)
+    reason, detail = gopher_repetition(t, CONFIG)
     assert reason == "gopher-repetition"
     must = row["must_fire"]
     value = repetition_measures(row["text"])[must]
     assert value > CONFIG.repetition_limits[must]
     assert f"{value:.2f} > {CONFIG.repetition_limits[must]:.2f}" in detail  # measure, value and limit named
-    assert "gopher-repetition" in failed_checks(pair, t, CONFIG)
+    assert "gopher-repetition" in failed_checks(t, CONFIG)
 
 
 @pytest.mark.parametrize("row", SOUND, ids=[r["id"] for r in SOUND])
 def test_every_sound_trace_passes_every_check(row):
-    pair, t = trajectory(row)
-    assert failed_checks(pair, t, CONFIG) == {}
+    assert failed_checks(trajectory(row), CONFIG) == {}
 
 
 def test_the_published_trigram_rule_alone_keeps_most_loops():
     """Why the Gopher measures exist: the REER.md §4 rule misses loops of long sentences."""
-    caught = [row["id"] for row in DEGENERATE if repetition(*trajectory(row), CONFIG)]
+    caught = [row["id"] for row in DEGENERATE if repetition(trajectory(row), CONFIG)]
     assert len(caught) <= len(DEGENERATE) // 4, caught
     kept_by_rule = next(r for r in DEGENERATE if r["id"] == "en-loop-01")
-    assert repetition(*trajectory(kept_by_rule), CONFIG) is None  # one sentence seven times: under 30 %
+    assert repetition(trajectory(kept_by_rule), CONFIG) is None  # one sentence seven times: under 30 %
 
 
 def test_detail_names_each_measure_over_its_limit():
@@ -77,7 +76,7 @@ def test_detail_names_each_measure_over_its_limit():
     measures = repetition_measures(DEGENERATE[0]["text"])
     assert set(exceeded(measures, gopher_limits())) <= set(MEASURES)
     loose = FilterConfig(repetition_limits=dict.fromkeys(MEASURES, 1.0))
-    assert gopher_repetition(*trajectory(DEGENERATE[0]), loose) is None  # every limit at 1: switched off
+    assert gopher_repetition(trajectory(DEGENERATE[0]), loose) is None  # every limit at 1: switched off
 
 
 def test_limits_are_validated_and_merged_with_the_defaults():

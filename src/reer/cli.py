@@ -756,14 +756,18 @@ def demo(
     items: Annotated[int, typer.Option(help="How many Arena-Hard pairs.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Pairs → search → export → report on real Arena-Hard pairs with the embedded model (minutes on a CPU)."""
+    """Pairs → search → filters → export → report on real Arena-Hard pairs with the embedded model (minutes on a
+    CPU)."""
     from reer.demo import LIMITS, demo_config, export_demo, prepare_demo
+    from reer.filters import filter_run
     from reer.records.pair import load_pairs
     from reer.report import write_report
 
     pairs_path = prepare_demo(output, items)
     console.print(f"pairs: {visible(pairs_path)}", markup=False)
     code = _synthesize(load_pairs(pairs_path).pairs, output / "run", demo_config(seed), force=False)
+    verdicts = filter_run(output / "run", demo_config(seed).filters)  # stored: the report shows them
+    _print_filter_report(verdicts, output / "run", "finished trajectories")
     records, dataset = export_demo(output, seed)
     report = write_report(output / "run", output / "report.html")
     run = visible(output / "run")
@@ -779,5 +783,8 @@ def demo(
         f" card: {visible(output / 'dataset' / 'README.md')})",
         markup=False,
     )
+    if not dataset.rows:
+        dropped = ", ".join(f"{reason} {n}" for reason, n in verdicts.reasons.items() if n)
+        console.print(f"No thinking passed every check ({dropped}): the dataset is empty.", markup=False)
     console.print(LIMITS, markup=False, soft_wrap=True)
     raise typer.Exit(code and EXIT_PROBLEMS)

@@ -275,6 +275,12 @@ class FilterConfig(StrictModel):
         0.2, gt=0, le=1, description="Leakage: share of the reference's n-grams that appear in the thinking."
     )
     check_language: bool = Field(True, description="Drop thinking not written in the request's language.")
+    processes: int | None = Field(
+        None,
+        ge=1,
+        description="Worker processes that run the checks (None: one per core; under 128 trajectories, none). "
+        "Verdicts are the same whatever the number.",
+    )
 
     @field_validator("repetition_limits")
     @classmethod
@@ -550,7 +556,8 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[leaf] = value
 
 
-_PENALTIES_OFF = {"repetition_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
+# The loop-control penalties switched off (REER.md publishes none).
+PENALTIES_OFF = {"repetition_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
 
 
 def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
@@ -558,7 +565,7 @@ def fingerprint(config: ReerConfig, prompts_digest: str) -> str:
     # The stages before and after the search do not change its results.
     settings = config.model_dump(mode="json", exclude={"concurrency", "runner", "pairs", "filters", "train", "eval"})
     # Loop-control penalties count only when switched on, so runs made before they existed still match.
-    settings["search"] = {k: v for k, v in settings["search"].items() if _PENALTIES_OFF.get(k, object()) != v}
+    settings["search"] = {k: v for k, v in settings["search"].items() if PENALTIES_OFF.get(k, object()) != v}
     settings["generator"] = config.generator.identity()
     settings["scorer"] = config.scorer.identity() if config.scorer else None
     payload = json.dumps({"config": settings, "prompts": prompts_digest}, sort_keys=True)

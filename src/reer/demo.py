@@ -15,7 +15,13 @@ from reer.records.pair import Pair, write_pairs
 # generations. The 135M model never closes its analysis on its own, so the analysis is capped and the
 # <refine> paragraph generated after it (`analysis_tokens`). Threshold, expansions, sampling and clip stay at
 # the REER.md defaults.
-DEMO_SEARCH = {"max_steps": 2, "max_new_tokens_initial": 320, "max_new_tokens_refine": 224, "analysis_tokens": 64}
+DEMO_SEARCH = {
+    "max_steps": 2,
+    "max_new_tokens_initial": 320,
+    "max_new_tokens_refine": 224,
+    "analysis_tokens": 64,
+    "frequency_penalty": 0.5,
+}
 DEMO_REFERENCE_WORDS = 200
 # Measured on 100 initial traces of SmolLM2-135M (budgets 128–600 tokens, llama.cpp and transformers): it never
 # writes </think>. At the demo's 320-token budget (seed 0), 17 of 26 llama.cpp traces ran to the budget and 16
@@ -23,10 +29,16 @@ DEMO_REFERENCE_WORDS = 200
 # but one of 255. So the demo keeps budget-cut thinking (filters.keep_truncated; the card says so), and its
 # items are the first of the 8 Arena-Hard requests (of 16 tried on both backends) whose initial thinking
 # passed every other check with both llama.cpp and transformers.
+# Loop control (not in the published method; the card says so): without it 16 of SmolLM2's 17 initial traces on
+# 24 Arena-Hard pairs were loops that Gopher's measures drop; with frequency_penalty 0.5, none of 18
+# (`python -m bench loops`, docs/performance.md). repetition_penalty also stops the loops but suppresses
+# paragraph breaks, so more traces are rejected as one paragraph or too short.
 DEMO_ITEMS = ("arena-0a055d8b33ca49b1", "arena-0bf94d033b2f41ca", "arena-13a1f4a84ce44084", "arena-2ec88fa9f7074a3b")
 LIMITS = (
-    "SmolLM2-135M shows every stage working (search, scores going down, resume, filters, export), but it never "
-    "closes its thinking, so the demo keeps thinking cut at its token budget: real data needs a capable generator."
+    "SmolLM2-135M shows every stage working (search, scores going down, resume, filters, export), but it is no "
+    "source of training data: it never closes its thinking (the demo keeps thinking cut at its token budget), it "
+    "loops unless a frequency penalty stops it (the demo uses one), and even its loop-free thinking wanders off "
+    "the request, which no check measures. Real data needs a capable generator."
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from reer.language import units
@@ -22,7 +23,7 @@ def ngram_overlap(source: str, copy: str, n: int) -> float:
     return len(wanted & _ngrams(units(copy), n)) / len(wanted) if wanted else 0.0
 
 
-def _ngrams(items: list[str], n: int) -> set[tuple[str, ...]]:
+def _ngrams(items: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(items[i : i + n]) for i in range(len(items) - n + 1)}
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from reer.config import PENALTIES_OFF
 from reer.display import markdown
 from reer.filters import FilterReport
 from reer.filters.repetition import LABELS
@@ -182,6 +183,13 @@ def _summary(scores: list[float]) -> tuple[str, ...]:
 def _settings(facts: CardFacts) -> str:
     text = "## How the thinking was found\n\n```json\n" + _json(facts.search_config, indent=2)
     text += "\n```"
+    penalties = {k: v for k, v in facts.search_config.items() if k in PENALTIES_OFF and v != PENALTIES_OFF[k]}
+    if penalties:
+        text += (
+            "\n\n**Loop control at generation**: "
+            + ", ".join(f"`{k}` {v}" for k, v in penalties.items())
+            + ". The published method samples without penalties."
+        )
     if facts.template_checked:
         text += (
             f"\n\nEvery row was rendered with the chat template of {markdown(facts.template_checked)}; the thinking "

@@ -25,7 +25,8 @@ from reer.export.card import CardFacts, render_card
 from reer.export.records import trajectory_row
 from reer.export.template_check import check_template
 from reer.filters import FilterReport
-from reer.filters.quality import QualityTally
+from reer.filters.parallel import ordered_map
+from reer.filters.quality import QualityTally, features
 from reer.filters.run import new_report, passing
 from reer.records import Pair
 from reer.records.formats import WRITERS, Row, file_name, read_samples
@@ -96,8 +97,9 @@ def export_dataset(
 def thinking_quality(samples: list[SftSample], filters: FilterConfig | None) -> dict[str, Any]:
     """The quality summary of the samples' thinking (``filters.quality``), against the limits in force."""
     tally = QualityTally(filters.repetition_limits) if filters else QualityTally()
-    for sample in samples:
-        tally.add(sample.id, sample.thinking)
+    processes = filters.processes if filters else None
+    for sample, found in zip(samples, ordered_map(features, (s.thinking for s in samples), processes), strict=True):
+        tally.add(sample.id, found)
     return tally.summary()
 
 

@@ -49,9 +49,8 @@ def audit_dataset(path: Path, config: FilterConfig, output: Path | None = None) 
             problems.append(RowProblem(str(path), number, field_name, message))
     tally = QualityTally(config.repetition_limits)
     kept_lines = []
-    for pair, trajectory in passing(candidates, config, report):
+    for _, trajectory in passing(candidates, config, report, tally):
         kept_lines.append(trajectory.rollout)
-        tally.add(f"{pair.id}@{trajectory.rollout}", trajectory.final_trace or "")
     report.quality = tally.summary()
     result = AuditResult(report, problems)
     if output is not None:

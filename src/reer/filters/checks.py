@@ -1,13 +1,15 @@
 """The checks on one finished trajectory: REER.md §4 (end of thinking, repetition) plus ours.
 
-Each check returns ``(reason, detail)`` when the trajectory fails it, else None. They read only text, so
-they run in milliseconds and can be re-run with other thresholds at any time.
+Each check returns ``(reason, detail)`` when the trajectory fails it, else None. They read only the texts
+of :class:`Thinking` (a small record that worker processes receive, :mod:`reer.filters.parallel`), so they can be
+re-run with other thresholds at any time.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 from reer.config import FilterConfig
@@ -17,23 +19,41 @@ from reer.overlap import longest_common_run, ngram_overlap, top_trigram_share
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
 
+
+@dataclass(frozen=True)
+class Thinking:
+    """What the checks read of one trajectory (or of one row of a dataset being audited)."""
+
+    reference: str
+    trace: str
+    language: str  # the request's: the thinking must be in it
+    ran_out: bool = False  # generation hit its budget before </think>
+    generated_tokens: int = 0  # how many tokens were generated when it did (0: not known)
+
+    @classmethod
+    def of(cls, pair: Pair, t: Trajectory) -> Thinking:
+        ran_out = t.initial is not None and t.initial.finish_reason == "length"
+        tokens = t.initial.num_tokens if t.initial else 0
+        return cls(pair.reference, t.final_trace or "", t.language, ran_out, tokens)
+
+
 Verdict = tuple[str, str] | None
-Check = Callable[[Pair, Trajectory, FilterConfig], Verdict]
+Check = Callable[[Thinking, FilterConfig], Verdict]
 
 
-def truncated(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+def truncated(t: Thinking, config: FilterConfig) -> Verdict:
     """The initial trace hit its token budget: it never reached ``</think>``."""
-    if t.initial is not None and t.initial.finish_reason == "length" and not config.keep_truncated:
-        budget = f" within {t.initial.num_tokens} generated tokens" if t.initial.num_tokens else ""
+    if t.ran_out and not config.keep_truncated:
+        budget = f" within {t.generated_tokens} generated tokens" if t.generated_tokens else ""
         return "truncated", f"no </think>{budget}: the thinking never ends"
-    if re.search(r"</?think>", t.final_trace or ""):
+    if re.search(r"</?think>", t.trace):
         return "truncated", "a <think> tag inside the thinking: the block is not cleanly closed"
     return None
 
 
-def no_conclusion(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+def no_conclusion(t: Thinking, config: FilterConfig) -> Verdict:
     """The last part of the thinking still reflects instead of concluding (REER.md §4)."""
-    trace = t.final_trace or ""
+    trace = t.trace
     tail = trace[int(len(trace) * (1 - config.tail_fraction)) :]
     found = reflection_markers(tail, config.reflection_markers)
     if found >= config.tail_max_markers:
@@ -41,41 +61,43 @@ def no_conclusion(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
     return None
 
 
-def repetition(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+def repetition(t: Thinking, config: FilterConfig) -> Verdict:
     """The three most frequent word trigrams make up too much of all trigrams (REER.md §4)."""
-    share = top_trigram_share(t.final_trace or "")
+    share = top_trigram_share(t.trace)
     if share > config.max_top3_trigram_share:
         return "repetition", f"top-3 trigrams are {share:.0%} of all trigrams"
     return None
 
 
-def gopher_repetition(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+def gopher_repetition(t: Thinking, config: FilterConfig) -> Verdict:
     """Loops the trigram rule misses — a sentence, a paragraph or a list line written again and again — by
     Gopher's measures (REER.md §4): every measure over its limit is named with its value."""
-    failed = exceeded(repetition_measures(t.final_trace or ""), config.repetition_limits)
+    failed = exceeded(repetition_measures(t.trace), config.repetition_limits)
     return ("gopher-repetition", describe(failed)) if failed else None
 
 
-def too_short(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
-    size = len(units(t.final_trace or ""))
+def too_short(t: Thinking, config: FilterConfig) -> Verdict:
+    size = len(units(t.trace))
     if size < config.min_thinking_units:
         return "too-short", f"{size} words < {config.min_thinking_units}"
     return None
 
 
-def leakage(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
+def leakage(t: Thinking, config: FilterConfig) -> Verdict:
     """The thinking copies the reference verbatim: training on it would teach copying, not planning."""
-    trace = t.final_trace or ""
-    run = longest_common_run(pair.reference, trace)
-    overlap = ngram_overlap(pair.reference, trace, config.ngram_size)
+    trace = t.trace
+    overlap = ngram_overlap(t.reference, trace, config.ngram_size)
+    if overlap == 0 and config.max_copied_units >= config.ngram_size:
+        return None  # not one shared n-gram: no copied run can reach n words (and the longest-run search is slow)
+    run = longest_common_run(t.reference, trace)
     if run >= config.max_copied_units or overlap >= config.max_ngram_overlap:
         detail = f"longest copied run {run} words; {overlap:.0%} of the reference's {config.ngram_size}-grams"
         return "leakage", detail
     return None
 
 
-def language_mismatch(pair: Pair, t: Trajectory, config: FilterConfig) -> Verdict:
-    found = text_language(t.final_trace or "")
+def language_mismatch(t: Thinking, config: FilterConfig) -> Verdict:
+    found = text_language(t.trace)
     if config.check_language and found != t.language:
         return "language-mismatch", f"thinking in {found}, request in {t.language}"
     return None
@@ -92,9 +114,9 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def failed_checks(pair: Pair, t: Trajectory, config: FilterConfig) -> dict[str, str]:
+def failed_checks(t: Thinking, config: FilterConfig) -> dict[str, str]:
     """Every failed check of one trajectory: reason → detail (empty when it is kept)."""
-    return dict(verdict for check in CHECKS if (verdict := check(pair, t, config)))
+    return dict(verdict for check in CHECKS if (verdict := check(t, config)))
 
 
 def reflection_markers(text: str, markers: list[str]) -> int:

@@ -10,10 +10,43 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from reer.config import FilterConfig, PrefilterConfig
-from reer.filters.dedup import NearDuplicates
+from reer.filters.dedup import NearDuplicates, minhash, normalised_hash, signature_of
 from reer.filters.repetition import MEASURES, distinct_share, repetition_measures
 from reer.language import text_language, units
+
+# The pre-filters' settings: a thinking trace is a near-duplicate where a pair's reference would be.
+NEAR_DUPLICATES = (
+    PrefilterConfig().near_duplicate_threshold,
+    PrefilterConfig().num_perm,
+    PrefilterConfig().shingle_size,
+)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the summary needs of one sample's thinking: small, and cheap to send between processes."""
+
+    units: int
+    distinct: tuple[float, float]  # distinct-2, distinct-3
+    measures: dict[str, float]
+    language: str
+    digest: str
+    signature: np.ndarray  # MinHash hash values
+
+
+def features(thinking: str) -> Features:
+    digest, signature = normalised_hash(thinking), minhash(thinking, *NEAR_DUPLICATES[1:])
+    return Features(
+        units=len(units(thinking)),
+        distinct=(distinct_share(thinking, 2), distinct_share(thinking, 3)),
+        measures=repetition_measures(thinking),
+        language=text_language(thinking),
+        digest=digest,
+        signature=signature.hashvalues,
+    )
 
 
 @dataclass
@@ -28,24 +61,23 @@ class QualityTally:
     near_duplicates: int = 0
     _seen: NearDuplicates | None = None
 
-    def add(self, key: str, thinking: str) -> None:
-        self.lengths.append(len(units(thinking)))
+    def add(self, key: str, features: Features) -> None:
+        """One sample, by the :func:`features` of its thinking (computed anywhere: a worker process, say)."""
+        self.lengths.append(features.units)
         for n, values in self.distinct.items():
-            values.append(distinct_share(thinking, n))
-        for name, value in repetition_measures(thinking).items():
+            values.append(features.distinct[n - 2])
+        for name, value in features.measures.items():
             self.measures[name].append(value)
-        self.languages[text_language(thinking)] += 1
+        self.languages[features.language] += 1
         seen = self._seen or self._index()
-        digest, signature = seen.fingerprint(thinking)
-        if seen.twin(digest, signature):
+        signature = signature_of(features.signature)
+        if seen.twin(features.digest, signature):
             self.near_duplicates += 1
         else:
-            seen.add(key, digest, signature)
+            seen.add(key, features.digest, signature)
 
     def _index(self) -> NearDuplicates:
-        # The pre-filters' settings: a thinking trace is a near-duplicate where a pair's reference would be.
-        pairs = PrefilterConfig()
-        self._seen = NearDuplicates(pairs.near_duplicate_threshold, pairs.num_perm, pairs.shingle_size, "thinking")
+        self._seen = NearDuplicates(*NEAR_DUPLICATES, "thinking")
         return self._seen
 
     def summary(self) -> dict[str, Any]:
@@ -67,7 +99,7 @@ class QualityTally:
             "near_duplicates": {
                 "count": self.near_duplicates,
                 "share": self.near_duplicates / count if count else None,
-                "threshold": PrefilterConfig().near_duplicate_threshold,
+                "threshold": NEAR_DUPLICATES[0],
             },
         }
 

@@ -104,10 +104,12 @@ def _duplicates(pieces: Iterable[str]) -> tuple[int, int]:
     return count, chars
 
 
+@lru_cache(maxsize=8)
 def _units(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each unit as a 64-bit id (its string hash: equal units, equal ids, within one process), its length,
     and whether whitespace follows it (a top n-gram's length counts one space per gap, as datatrove's join
-    does). Built with C-level calls only: this runs on every trace of a 20,000-item run."""
+    does). Built with C-level calls only: this runs on every trace of a 20,000-item run, and is cached, since
+    the measures and distinct-n read the same units. The arrays are shared: read them, do not change them."""
     words: list[str]
     if _UNSPACED_CHAR.search(text):
         found = _UNIT_AND_GAP.findall(text)

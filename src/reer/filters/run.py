@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +12,9 @@ from typing import Any
 
 from reer.config import FilterConfig
 from reer.errors import ReerError
-from reer.filters.checks import CHECKS, failed_checks
-from reer.filters.quality import QualityTally
+from reer.filters.checks import CHECKS, Thinking, failed_checks
+from reer.filters.parallel import ordered_map
+from reer.filters.quality import Features, QualityTally, features
 from reer.filters.repetition import exceeded, repetition_measures
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
@@ -66,8 +67,8 @@ def judge(finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig) -> 
     """The verdicts on finished trajectories, counted, and the quality of the thinking kept; nothing is written."""
     report = new_report()
     tally = QualityTally(config.repetition_limits)
-    for pair, trajectory in passing(finished, config, report):
-        tally.add(f"{pair.id}/{trajectory.rollout}", trajectory.final_trace or "")
+    for _ in passing(finished, config, report, tally):
+        pass
     report.quality = tally.summary()
     return report
 
@@ -77,19 +78,39 @@ def new_report() -> FilterReport:
 
 
 def passing(
-    finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig, report: FilterReport
+    finished: Iterable[tuple[Pair, Trajectory]],
+    config: FilterConfig,
+    report: FilterReport,
+    quality: QualityTally | None = None,
 ) -> Iterator[tuple[Pair, Trajectory]]:
-    """The trajectories that pass every check, one at a time (a run of any size streams through), each
-    verdict counted into ``report``."""
-    for pair, trajectory in finished:
+    """The trajectories that pass every check, one at a time and in order (a run of any size streams through),
+    each verdict counted into ``report`` and each kept thinking into ``quality``. The checks run on every core
+    (:mod:`reer.filters.parallel`); the trajectories themselves wait here, only their texts travel."""
+    waiting: deque[tuple[Pair, Trajectory]] = deque()
+
+    def jobs() -> Iterator[tuple[Thinking, FilterConfig, bool]]:
+        for pair, trajectory in finished:
+            waiting.append((pair, trajectory))
+            yield Thinking.of(pair, trajectory), config, quality is not None
+
+    for failed, over, found in ordered_map(verdict, jobs(), config.processes):
+        pair, trajectory = waiting.popleft()
         report.finished += 1
-        failed = failed_checks(pair, trajectory, config)
         if failed:
             report.drops[(pair.id, trajectory.rollout)] = failed
             report.reasons.update(failed.keys())
-            if "gopher-repetition" in failed:  # measured moments ago: the cached measures, not a second pass
-                over = exceeded(repetition_measures(trajectory.final_trace or ""), config.repetition_limits)
-                report.measures.update(over.keys())
-        else:
-            report.kept += 1
-            yield pair, trajectory
+            report.measures.update(over)
+            continue
+        report.kept += 1
+        if quality is not None and found is not None:
+            quality.add(f"{pair.id}/{trajectory.rollout}", found)
+        yield pair, trajectory
+
+
+def verdict(job: tuple[Thinking, FilterConfig, bool]) -> tuple[dict[str, str], list[str], Features | None]:
+    """One trajectory judged (in a worker process): the failed checks, the Gopher measures over their limits,
+    and, when it is kept and a quality summary is wanted, the features of its thinking."""
+    thinking, config, want_features = job
+    failed = failed_checks(thinking, config)
+    over = list(exceeded(repetition_measures(thinking.trace), config.repetition_limits)) if failed else []
+    return failed, over, features(thinking.trace) if want_features and not failed else None
