@@ -125,3 +125,52 @@ def test_export_judges_without_writing_verdicts(fake_run, tmp_path):
         assert set(store.filter_drops()) == {("keeper", 0), ("two", 0), ("three", 0)}
     finally:
         store.close()
+
+
+def corpus_trajectories(copies: int) -> list[tuple[Pair, Trajectory]]:
+    """The trace corpus (tests/test_repetition.py) as finished trajectories, each row ``copies`` times."""
+    import json
+    from pathlib import Path
+
+    rows = json.loads((Path(__file__).parent / "data" / "traces" / "corpus.json").read_text(encoding="utf-8"))
+    out = []
+    for k in range(copies):
+        for row in rows:
+            pair = PAIR.model_copy(update={"id": f"{row['id']}-{k}"})
+            initial = InitialTrace(
+                opener="", raw=row["text"], trace=row["text"], num_tokens=300, finish_reason="stop", generate_seconds=1
+            )
+            t = Trajectory(
+                item_id=pair.id, language=row["language"], status="done", initial=initial, final_trace=row["text"]
+            )
+            out.append((pair, t))
+    return out
+
+
+def test_the_verdicts_and_the_quality_are_the_same_on_one_process_and_on_two():
+    from reer.filters.run import judge
+
+    finished = corpus_trajectories(copies=6)  # 288 trajectories: more than one chunk, so workers do run
+    alone = judge(finished, FilterConfig(processes=1))
+    shared = judge(finished, FilterConfig(processes=2))
+    assert alone.drops == shared.drops and alone.reasons == shared.reasons and alone.measures == shared.measures
+    assert alone.quality == shared.quality
+    assert alone.kept == 144 and alone.reasons["gopher-repetition"] == 144
+    # every sound trace appears six times: all but the first copy of each are near-duplicates
+    assert alone.quality["near_duplicates"]["count"] == 144 - 24
+    assert alone.quality["languages"] == {"en": 72, "zh": 72}
+
+
+def test_the_quality_summary_tells_loops_from_sound_thinking():
+    from reer.filters.quality import QualityTally, features
+
+    sound, loops = QualityTally(), QualityTally()
+    for pair, t in corpus_trajectories(copies=1):
+        tally = loops if "loop" in pair.id else sound
+        tally.add(pair.id, features(t.final_trace))
+    good, bad = sound.summary(), loops.summary()
+    assert good["distinct"]["distinct-3"]["median"] > 0.95 > bad["distinct"]["distinct-3"]["median"]
+    assert good["repetition"]["dup_10gram_char_frac"]["over"] == 0
+    assert bad["repetition"]["dup_10gram_char_frac"]["over"] == 24
+    assert good["near_duplicates"]["count"] == 0 and good["samples"] == 24
+    assert QualityTally().summary()["thinking_units"] is None  # nothing added: no distribution, no crash
