@@ -174,3 +174,17 @@ def test_the_quality_summary_tells_loops_from_sound_thinking():
     assert bad["repetition"]["dup_10gram_char_frac"]["over"] == 24
     assert good["near_duplicates"]["count"] == 0 and good["samples"] == 24
     assert QualityTally().summary()["thinking_units"] is None  # nothing added: no distribution, no crash
+
+
+def test_the_card_counts_gopher_drops_by_measure(fake_run, tmp_path):
+    from reer.export import export_dataset
+
+    strict = FilterConfig(repetition_limits={"top_2gram_char_frac": 0.001})
+    result = export_dataset(fake_run, tmp_path / "out", filters=strict)
+    assert result.rows == 0 and result.filters.measures == {"top_2gram_char_frac": 3}
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "| gopher-repetition | 3 |" in card and "| characters in the top 2-gram | 3 |" in card
+    assert "## Quality of the thinking" not in card  # nothing kept, nothing to describe
+    kept = export_dataset(fake_run, tmp_path / "kept", filters=CONFIG)
+    card = (tmp_path / "kept" / "README.md").read_text(encoding="utf-8")
+    assert kept.rows == 3 and "## Quality of the thinking" in card and "Languages of the thinking: en 3." in card

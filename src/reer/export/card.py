@@ -122,9 +122,17 @@ def _filters(facts: CardFacts) -> str:
     rows = [(reason, n) for reason, n in sorted(facts.filters.reasons.items())]
     settings = _json(facts.filter_config)
     kept = (facts.filter_config or {}).get("keep_truncated")
+    measures = [(LABELS[name], n) for name, n in facts.filters.measures.most_common()]
+    by_measure = (
+        "\n\n`gopher-repetition` drops by measure over its limit (Rae et al. 2021, Table A1):\n\n"
+        + _table(("measure", "dropped"), measures)
+        if measures
+        else ""
+    )
     return (
         "## Filters\n\nA trajectory can fail several checks; each failure is counted.\n\n"
         + _table(("reason", "dropped"), rows)
+        + by_measure
         + (_KEPT_TRUNCATED if kept else "")
         + f"\n\nSettings: `{settings}`"
     )
