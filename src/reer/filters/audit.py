@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from reer.config import FilterConfig
+from reer.filters.checks import Thinking
 from reer.filters.quality import QualityTally
-from reer.filters.run import FilterReport, new_report, passing
+from reer.filters.run import FilterReport, judged, new_report
 from reer.language import prompt_language
-from reer.records import Pair
 from reer.records.formats import chat, to_sample
 from reer.records.rows import RowProblem, jsonl_lines, read_rows
-from reer.records.trajectory import InitialTrace, Trajectory
 
 _UNCLOSED = re.compile(r"^\s*<think>\n?(.*)$", re.DOTALL)
 
@@ -39,18 +38,17 @@ def audit_dataset(path: Path, config: FilterConfig, output: Path | None = None) 
     """Judge every row of ``path``; with ``output``, write the kept rows, the dropped ones and the quality."""
     report = new_report()
     problems: list[RowProblem] = []
-    candidates: list[tuple[Pair, Trajectory]] = []
+    subjects: list[tuple[tuple[str, int], Thinking]] = []
     for number, row in read_rows(path):
         try:
-            candidates.append(_as_trajectory(row, number))
+            subjects.append(_subject(row, number))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             field_name = getattr(row, "field", "row")
             message = getattr(row, "message", None) or f"not an SFT sample with thinking: {exc}"
             problems.append(RowProblem(str(path), number, field_name, message))
     tally = QualityTally(config.repetition_limits)
-    kept_lines = []
-    for _, trajectory in passing(candidates, config, report, tally):
-        kept_lines.append(trajectory.rollout)
+    verdicts = judged(subjects, config, report, tally)
+    kept_lines = [number for ((_, number), _), kept in zip(subjects, verdicts, strict=True) if kept]
     report.quality = tally.summary()
     result = AuditResult(report, problems)
     if output is not None:
@@ -58,29 +56,16 @@ def audit_dataset(path: Path, config: FilterConfig, output: Path | None = None) 
     return result
 
 
-def _as_trajectory(row: Any, number: int) -> tuple[Pair, Trajectory]:
-    """One row as the (pair, trajectory) the checks read. The row's line number stands in for the rollout, so
-    rows that share an id stay apart; thinking that opens ``<think>`` and never closes it is truncated."""
+def _subject(row: Any, number: int) -> tuple[tuple[str, int], Thinking]:
+    """One row's key — its id and line number, so rows that share an id stay apart — and what the checks read
+    of it. Thinking that opens ``<think>`` and never closes it ran out: it is truncated."""
     if not isinstance(row, dict):
         raise TypeError("expected an object")
     sample = to_sample(row, number)
-    initial = None
+    language = prompt_language(sample.prompt)
     if not sample.thinking and (unclosed := _UNCLOSED.match(chat(row)[-1]["content"])):
-        thinking = unclosed.group(1).strip()
-        initial = InitialTrace(
-            opener="", raw=thinking, trace=thinking, num_tokens=0, finish_reason="length", generate_seconds=0
-        )
-        sample = type(sample)(sample.id, sample.prompt, thinking, "", sample.system, sample.source)
-    pair = Pair(id=sample.id, query=sample.prompt, reference=sample.answer)
-    trajectory = Trajectory(
-        item_id=sample.id,
-        rollout=number,
-        language=prompt_language(sample.prompt),
-        status="done",
-        initial=initial,
-        final_trace=sample.thinking,
-    )
-    return pair, trajectory
+        return (sample.id, number), Thinking("", unclosed.group(1).strip(), language, ran_out=True)
+    return (sample.id, number), Thinking(sample.answer, sample.thinking, language)
 
 
 def _write(source: Path, output: Path, kept_lines: list[int], result: AuditResult) -> None:

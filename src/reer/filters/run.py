@@ -84,27 +84,49 @@ def passing(
     quality: QualityTally | None = None,
 ) -> Iterator[tuple[Pair, Trajectory]]:
     """The trajectories that pass every check, one at a time and in order (a run of any size streams through),
-    each verdict counted into ``report`` and each kept thinking into ``quality``. The checks run on every core
-    (:mod:`reer.filters.parallel`); the trajectories themselves wait here, only their texts travel."""
+    each verdict counted into ``report`` and each kept thinking into ``quality``. The trajectories wait here
+    while their texts are judged (:func:`judged`)."""
     waiting: deque[tuple[Pair, Trajectory]] = deque()
 
-    def jobs() -> Iterator[tuple[Thinking, FilterConfig, bool]]:
+    def subjects() -> Iterator[tuple[tuple[str, int], Thinking]]:
         for pair, trajectory in finished:
             waiting.append((pair, trajectory))
-            yield Thinking.of(pair, trajectory), config, quality is not None
+            yield (pair.id, trajectory.rollout), Thinking.of(pair, trajectory)
+
+    for kept in judged(subjects(), config, report, quality):
+        pair, trajectory = waiting.popleft()
+        if kept:
+            yield pair, trajectory
+
+
+def judged(
+    subjects: Iterable[tuple[tuple[str, int], Thinking]],
+    config: FilterConfig,
+    report: FilterReport,
+    quality: QualityTally | None = None,
+) -> Iterator[bool]:
+    """For each (key, thinking) in order, whether it passes every check; the drops are counted into ``report``
+    under their keys, the kept thinking into ``quality``. The checks run on every core
+    (:mod:`reer.filters.parallel`)."""
+    keys: deque[tuple[str, int]] = deque()
+
+    def jobs() -> Iterator[tuple[Thinking, FilterConfig, bool]]:
+        for key, thinking in subjects:
+            keys.append(key)
+            yield thinking, config, quality is not None
 
     for failed, over, found in ordered_map(verdict, jobs(), config.processes):
-        pair, trajectory = waiting.popleft()
+        key = keys.popleft()
         report.finished += 1
         if failed:
-            report.drops[(pair.id, trajectory.rollout)] = failed
+            report.drops[key] = failed
             report.reasons.update(failed.keys())
             report.measures.update(over)
-            continue
-        report.kept += 1
-        if quality is not None and found is not None:
-            quality.add(f"{pair.id}/{trajectory.rollout}", found)
-        yield pair, trajectory
+        else:
+            report.kept += 1
+            if quality is not None and found is not None:
+                quality.add(f"{key[0]}/{key[1]}", found)
+        yield not failed
 
 
 def verdict(job: tuple[Thinking, FilterConfig, bool]) -> tuple[dict[str, str], list[str], Features | None]:
