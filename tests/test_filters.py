@@ -188,3 +188,17 @@ def test_the_card_counts_gopher_drops_by_measure(fake_run, tmp_path):
     kept = export_dataset(fake_run, tmp_path / "kept", filters=CONFIG)
     card = (tmp_path / "kept" / "README.md").read_text(encoding="utf-8")
     assert kept.rows == 3 and "## Quality of the thinking" in card and "Languages of the thinking: en 3." in card
+
+
+def test_the_card_names_loop_control_when_it_was_on(tmp_path):
+    from reer.export import export_dataset
+
+    pairs = [PAIR.model_copy(update={"id": f"p{k}"}) for k in range(2)]
+    plain, penalised = tmp_path / "plain", tmp_path / "penalised"
+    for run, search in ((plain, {}), (penalised, {"frequency_penalty": 0.5, "repetition_penalty": 1.1})):
+        config = ReerConfig(generator=ModelConfig(backend="fake"), search=SearchConfig(max_steps=1, **search))
+        synthesize(pairs, run / "run", config)
+        export_dataset(run / "run", run / "out", filters=CONFIG)
+    card = (penalised / "out" / "README.md").read_text(encoding="utf-8")
+    assert "**Loop control at generation**: `repetition_penalty` 1.1, `frequency_penalty` 0.5." in card
+    assert "Loop control" not in (plain / "out" / "README.md").read_text(encoding="utf-8")

@@ -191,7 +191,8 @@ def _summary(scores: list[float]) -> tuple[str, ...]:
 def _settings(facts: CardFacts) -> str:
     text = "## How the thinking was found\n\n```json\n" + _json(facts.search_config, indent=2)
     text += "\n```"
-    penalties = {k: v for k, v in facts.search_config.items() if k in PENALTIES_OFF and v != PENALTIES_OFF[k]}
+    search = facts.search_config.get("search") or {}  # the run's whole configuration: the search section
+    penalties = {k: v for k, v in search.items() if k in PENALTIES_OFF and v != PENALTIES_OFF[k]}
     if penalties:
         text += (
             "\n\n**Loop control at generation**: "
