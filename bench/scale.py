@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 import yaml
 
-from bench.server import _free_port
 from bench.sim_server import WORDS
 from reer.records import Pair
 from reer.records.trajectory import Candidate, Scored, Step
 from reer.store import RunStore
 from reer.store.db import DB_NAME
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SLOTS = 256  # vLLM's default max_num_seqs
@@ -53,7 +53,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         pairs = _pairs(root / "pairs.jsonl", items)
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "bench.sim_server", str(port), "--scale", str(scale), "--slots", str(SLOTS)],
             cwd=REPO,
@@ -266,7 +266,7 @@ def _pace(run_dir: Path, scale: float, parts: int = 10) -> list[float]:
 
 def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level: int, count: int, scale: float):
     """The same run on a local Ray cluster of ``workers`` worker processes; the driver is measured alone."""
-    port = _free_port()
+    port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="reer-ray-", dir="/tmp"))
     head = subprocess.Popen(
         [Path(sys.executable).with_name("ray"), "start", "--head", "--block", "--port", str(port),

@@ -146,7 +146,7 @@ def app(scale: float, slots: int) -> Starlette:
         return JSONResponse({"reset": True})
 
     async def models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "sim", "object": "model"}]})
+        return JSONResponse({"object": "list", "data": [{"id": "sim", "object": "model", "max_model_len": 32768}]})
 
     return Starlette(
         routes=[

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -208,7 +209,32 @@ def fake_run(tmp_path: Path, pairs: list[dict[str, str]], **search: Any) -> Path
     return run
 
 
+def trajectories_of(run_dir: Path) -> list:
+    from reer.store import RunStore
+
+    store = RunStore.open_existing(run_dir)
+    try:
+        return store.all_trajectories()
+    finally:
+        store.close()
+
+
+def finished_count(run_dir: Path) -> int:
+    """Items done so far, read without ever creating the database (the run creates it)."""
+    try:
+        db = sqlite3.connect(f"file:{run_dir / 'reer.sqlite'}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM trajectories WHERE status = 'done'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+
+
 SERVER_KEY = "test-key-not-for-logs"  # planted: no output file, database, log or error may contain it
+SERVER_KEY_ENV = "REER_TEST_SERVER_KEY"
 
 
 def free_port() -> int:
@@ -247,6 +273,30 @@ def llama_server(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     server.terminate()
     server.wait(timeout=30)
     log.close()
+
+
+def require_vllm() -> None:
+    """vLLM lives in its own environment (tests/vllm_server.py): skip without it, fail under CI=true."""
+    from tests.vllm_server import VLLM_PYTHON
+
+    if not VLLM_PYTHON.exists():
+        message = f"no vLLM at {VLLM_PYTHON} (make setup-vllm, or set REER_VLLM_PYTHON)"
+        pytest.fail(message) if CI else pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def vllm(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """vLLM's CPU server with the embedded model on 127.0.0.1, in the documented configuration, for the session
+    (a test may kill it with -9 and start it again: the fixture stops whichever process runs at the end)."""
+    require_vllm()
+    from tests.vllm_server import VllmServer
+
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    server = VllmServer(embedded_dir, free_port(), log, api_key=SERVER_KEY).start()
+    os.environ[SERVER_KEY_ENV] = SERVER_KEY  # for the runs its tests start too
+    yield server
+    del os.environ[SERVER_KEY_ENV]
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,12 @@
 """The `openai` backend against a real OpenAI-compatible server: llama-cpp-python's, started on 127.0.0.1."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-import yaml
 
 from reer.backends import GenerationRequest, Sampling, ScoreRequest, load_backend
 from reer.backends.openai_backend import _finish
 from reer.config import ModelConfig
-from reer.records import Pair
-from tests.conftest import SERVER_KEY, needs_llama_server
+from tests.conftest import SERVER_KEY, SERVER_KEY_ENV, needs_llama_server
 
-KEY_ENV = "REER_TEST_SERVER_KEY"
 REFERENCE = "The keeper climbed the stairs each evening.\n\nHe lit the lamp and watched the ships pass in silence."
 CONTENT = "<think>\nI should write about a lonely keeper and his lamp.\n</think>\n\n" + REFERENCE
 CHAT = [
@@ -27,13 +19,13 @@ CHAT = [
 def served(url: str, **fields) -> ModelConfig:
     tokenizer = "smollm2-135m-instruct"  # the served name is the server's; prompts are tokenized here
     return ModelConfig(
-        backend="openai", base_url=url, api_key_env=KEY_ENV, model="smollm2", tokenizer=tokenizer, **fields
+        backend="openai", base_url=url, api_key_env=SERVER_KEY_ENV, model="smollm2", tokenizer=tokenizer, **fields
     )
 
 
 @pytest.fixture
 def backend(llama_server, monkeypatch):
-    monkeypatch.setenv(KEY_ENV, SERVER_KEY)
+    monkeypatch.setenv(SERVER_KEY_ENV, SERVER_KEY)
     return load_backend(served(llama_server), "score", "scorer")
 
 
@@ -76,41 +68,11 @@ def test_echo_scores_match_in_process_llamacpp_and_transformers(backend, embedde
 
 
 @needs_llama_server
-def test_a_search_runs_through_the_server_and_the_key_is_nowhere(llama_server, tmp_path):
-    pairs = tmp_path / "pairs.jsonl"
-    # Short texts: llama-cpp-python's echo sorts the whole vocabulary at every prompt position in Python.
-    story = REFERENCE + "\n\nIn the morning he wrote one line in the log, as always: all clear, no wrecks."
-    pair = Pair(id="keeper", query="Write a short story about a lighthouse keeper.", reference=story)
-    pairs.write_text(pair.model_dump_json() + "\n")
-    config = {
-        "generator": served(llama_server).model_dump(mode="json"),
-        "search": {
-            "max_steps": 1,
-            "max_new_tokens_initial": 96,
-            "max_new_tokens_refine": 64,
-            "analysis_tokens": 24,
-            "min_initial_tokens": 8,
-        },
-    }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "reer", "synthesize", str(pairs), "-o", str(tmp_path / "run")]
-    env = {**os.environ, KEY_ENV: SERVER_KEY}
-    done = subprocess.run([*command, "-c", str(tmp_path / "config.yaml")], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    export = tmp_path / "records"
-    exported = subprocess.run(
-        [sys.executable, "-m", "reer", "export", str(tmp_path / "run"), "-o", str(export), "--format", "records",
-         "--no-filter"],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    assert exported.returncode == 0, exported.stderr
-    row = json.loads((export / "train.jsonl").read_text().splitlines()[0])
-    assert row["initial_thinking"] and 0 < row["final_score"] <= row["initial_score"] <= 2.0
-    for text in (done.stdout, done.stderr, exported.stdout, exported.stderr):
-        assert SERVER_KEY not in text
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            assert SERVER_KEY.encode() not in path.read_bytes(), path
+def test_a_server_that_reports_no_context_length_leaves_the_configured_one(llama_server, monkeypatch):
+    """llama-cpp-python's /v1/models names the model but no max_model_len (vLLM's does: tests/test_vllm.py)."""
+    monkeypatch.setenv(SERVER_KEY_ENV, SERVER_KEY)
+    assert load_backend(served(llama_server)).context_length == 8192
+    assert load_backend(served(llama_server, context_length=2048)).context_length == 2048
 
 
 def test_a_served_model_without_a_local_tokenizer_says_what_to_set():

@@ -1,10 +1,8 @@
 """The `vllm` and `sglang` scoring dialects and the traffic rules, against a real HTTP server of ours that
 answers in exactly those servers' documented shapes with the embedded model's log-probabilities."""
 
-import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,8 +16,7 @@ from reer.backends.http import ServerError
 from reer.config import JudgeConfig, ModelConfig, ReerConfig, SearchConfig
 from reer.records import Pair
 from reer.search.runner import synthesize
-from reer.store import RunStore
-from tests.conftest import LONG_REFERENCE, free_port, needs_embedded, wait_for
+from tests.conftest import LONG_REFERENCE, free_port, needs_embedded, trajectories_of
 
 CONTENT = "<think>\nA keeper, a lamp, a storm.\n</think>\n\n" + LONG_REFERENCE
 REQUEST = ScoreRequest(
@@ -116,7 +113,7 @@ def test_a_server_that_keeps_failing_fails_the_item_not_the_run_and_a_rerun_retr
     control(shape_server, fault="500", times=1)  # the first scoring request of the run fails, once
     first = synthesize(pairs, tmp_path / "run", config)
     assert first.counts == {"failed": 1, "done": 1}
-    errors = [t.error for t in _trajectories(tmp_path / "run") if t.status == "failed"]
+    errors = [t.error for t in trajectories_of(tmp_path / "run") if t.status == "failed"]
     assert len(errors) == 1 and "HTTP 500" in errors[0]
     before = control(shape_server)
     second = synthesize(pairs, tmp_path / "run", config)
@@ -130,7 +127,7 @@ def test_retries_are_recorded_with_the_stage_that_made_them(shape_server, tmp_pa
     control(shape_server, fault="500", times=1)  # one item's first scoring request fails once
     summary = synthesize(pairs, tmp_path / "run", config)
     assert summary.counts == {"done": 2} and summary.retries == 1
-    trajectories = _trajectories(tmp_path / "run")
+    trajectories = trajectories_of(tmp_path / "run")
     initial = sorted(t.initial.retries for t in trajectories)
     steps = [step.retries for t in trajectories for step in t.steps]
     assert initial == [0, 1] and steps and set(steps) == {0}
@@ -150,59 +147,8 @@ def test_a_key_echoed_by_a_server_is_redacted_and_a_url_with_credentials_is_refu
             JudgeConfig(kind="openai", base_url=url)
 
 
-def _trajectories(run_dir: Path) -> list:
-    store = RunStore.open_existing(run_dir)
-    try:
-        return store.all_trajectories()
-    finally:
-        store.close()
-
-
 def _start(port: int) -> subprocess.Popen:
     script = Path(__file__).with_name("shape_server.py")
     server = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None and server.stdout.readline().strip() == "ready"
     return server
-
-
-@needs_embedded
-def test_a_server_killed_and_restarted_mid_run_loses_nothing(embedded_dir, tmp_path):
-    """kill -9 the scoring server while items are in flight, start it again: retries with backoff carry the
-    run through, and every item finishes once."""
-    port = free_port()
-    server = _start(port)
-    pairs = [
-        Pair(id=f"keeper-{i}", query="Write about a lighthouse keeper.", reference=LONG_REFERENCE) for i in range(6)
-    ]
-    scorer = served(f"http://127.0.0.1:{port}/v1", "vllm", retries=12, read_timeout=30.0)
-    config = ReerConfig(generator=ModelConfig(backend="fake"), scorer=scorer, search=SearchConfig(max_steps=2))
-    outcome: dict = {}
-    worker = threading.Thread(target=lambda: outcome.update(summary=synthesize(pairs, tmp_path / "run", config)))
-    worker.start()
-    try:
-        wait_for("a first finished item", lambda: _finished(tmp_path / "run") >= 1, deadline=120)
-        assert _finished(tmp_path / "run") < len(pairs), "the run ended before the server could be killed"
-        server.kill()
-        server.wait(timeout=30)
-        server = _start(port)
-        worker.join(timeout=600)
-    finally:
-        server.kill()
-    assert not worker.is_alive() and outcome["summary"].counts == {"done": len(pairs)}
-    assert _finished(tmp_path / "run") == len(pairs)
-    trajectories = _trajectories(tmp_path / "run")
-    assert sum(t.initial.retries + sum(s.retries for s in t.steps) for t in trajectories) > 0
-
-
-def _finished(run_dir: Path) -> int:
-    """Items finished so far, read without ever creating the database (the run creates it)."""
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'reer.sqlite'}?mode=ro", uri=True)
-    except sqlite3.OperationalError:
-        return 0
-    try:
-        return int(db.execute("SELECT COUNT(*) FROM trajectories WHERE status = 'done'").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()

@@ -25,6 +25,7 @@ EMBEDDED_MODEL = "smollm2-135m-instruct"
 MAX_TEMPERATURE = 2.0  # the OpenAI API's bound; beyond it sampling is uniform noise
 GEMMA_MODEL = "gemma-3-270m"  # a base model, packaged too: the laptop's second model (a scorer)
 LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
+DEFAULT_CONTEXT = 8192  # tokens, where neither the config nor a server says
 
 
 class StrictModel(BaseModel):
@@ -45,8 +46,11 @@ class ModelConfig(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Compute dtype; fp32 is fastest on CPUs without bf16 units."
     )
-    context_length: int = Field(
-        8192, ge=256, description="Context window (llama.cpp allocates it up front; a server's max_model_len)."
+    context_length: int | None = Field(
+        None,
+        ge=256,
+        description=f"Context window. Unset: {DEFAULT_CONTEXT} for in-process engines (llama.cpp allocates it up "
+        "front); for the openai backend, the max_model_len the server reports (else the same default).",
     )
     # The openai backend: any OpenAI-compatible server (docs/deployment.md). `model` is the served name.
     base_url: list[str] = Field(
@@ -86,6 +90,9 @@ class ModelConfig(StrictModel):
         """What of this config changes results (for the run fingerprint): not where a server is or how traffic
         flows, and the openai fields only when set, so runs made before they existed still match."""
         data = self.model_dump(mode="json", exclude=_TRAFFIC)
+        # Unset means the default, or a server's own limit: a server setting, like its address (runs made when
+        # 8192 was written out still match).
+        data["context_length"] = self.context_length or DEFAULT_CONTEXT
         return {key: value for key, value in data.items() if key not in _SERVED or value != _SERVED[key]}
 
 

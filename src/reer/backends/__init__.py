@@ -26,7 +26,7 @@ from reer.backends.base import (
     ScoreRequest,
     ScoreResult,
 )
-from reer.config import ModelConfig, ReerConfig
+from reer.config import DEFAULT_CONTEXT, ModelConfig, ReerConfig
 from reer.errors import BackendError
 
 BACKENDS: dict[str, str] = {
@@ -47,6 +47,7 @@ __all__ = [
     "Scorer",
     "backend_class",
     "check_backends",
+    "context_length",
     "load_backend",
     "open_backends",
     "open_token_counter",
@@ -116,3 +117,12 @@ def open_token_counter(config: ModelConfig) -> Callable[[str], int]:
     """Token counts by ``config``'s tokenizer, without loading its weights (the pre-filter's limits)."""
     counter: Callable[[str], int] = require(config, "tokenize", "scorer").token_counter(config)
     return counter
+
+
+def context_length(config: ModelConfig) -> int:
+    """The context window ``config``'s model runs with, without loading it: the configured one, else its
+    backend's own (a server's ``max_model_len``), else the default."""
+    cls = backend_class(config)
+    if hasattr(cls, "context_length_of"):
+        return int(cls.context_length_of(config))
+    return config.context_length or DEFAULT_CONTEXT

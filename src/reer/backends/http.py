@@ -23,11 +23,31 @@ import orjson
 from reer.backends.base import note_retry
 from reer.errors import ConfigError
 
-RETRIED_STATUS = {408, 409, 425, 429}  # and every 5xx
+RETRIED_STATUS = {408, 409, 425, 429}  # and every 5xx but 501 Not Implemented
 
 
 class ServerError(RuntimeError):
     """A server kept failing or refused a request: the item fails with this reason, the run goes on."""
+
+
+class ServerRefused(ServerError):
+    """A 4xx answer other than the retried ones: sending it again cannot help."""
+
+
+# Failures a server reports whose fix reer knows: (text in the error body, what to tell the user).
+KNOWN_CAUSES = (
+    (
+        "EngineCore encountered an issue",
+        "vLLM's engine died (its log has the cause). On vLLM's CPU build a seeded request whose prompt is split "
+        "by chunked prefill kills it ('CPU Generator does not use offset'): restart the server with "
+        "--no-enable-chunked-prefill and --max-num-batched-tokens at least --max-model-len (docs/deployment.md)",
+    ),
+)
+
+
+def known_cause(body: str) -> str:
+    """``"; " +`` the fix for a failure a server reported, if reer knows it."""
+    return next((f"; {fix}" for marker, fix in KNOWN_CAUSES if marker in body), "")
 
 
 class Traffic:
@@ -58,9 +78,13 @@ class Traffic:
         self.client = httpx.Client(timeout=timeout, headers=headers, limits=limits)
         self.slots = threading.BoundedSemaphore(max_concurrency)
         self.retries = retries
-        self._urls = itertools.cycle([u.rstrip("/") for u in urls])
+        self._bases = [u.rstrip("/") for u in urls]
+        self._urls = itertools.cycle(self._bases)
         self._lock = threading.Lock()
         self.retried = 0  # requests sent again after a failure, over the backend's life
+        # Why the servers fail, where they said and reer knows the fix; kept until a request succeeds: a server
+        # whose engine died answers the next requests with connection errors, which name no cause.
+        self.cause = ""
 
     def next_url(self) -> str:
         with self._lock:
@@ -68,29 +92,47 @@ class Traffic:
 
     def post(self, path: str, body: dict[str, Any], root: bool = False) -> Any:
         """POST ``body`` as JSON to the next server's ``path`` (``root``: under the server root, not ``/v1``)."""
+        return self._send(path, body, root)
+
+    def get_each(self, path: str) -> dict[str, Any]:
+        """GET ``path`` from every server: server root → answer, ``None`` where it is refused (a 4xx: hosted APIs
+        need not offer every route)."""
+        answers = {}
+        for base in dict.fromkeys(self._bases):
+            try:
+                answers[base] = self._send(path, None, False, base)
+            except ServerRefused:
+                answers[base] = None
+        return answers
+
+    def _send(self, path: str, body: dict[str, Any] | None, root: bool, base: str | None = None) -> Any:
         problem = ""
         for attempt in range(self.retries + 1):
-            base = self.next_url()
-            url = (base.removesuffix("/v1") if root else base) + path
+            server = base or self.next_url()
+            url = (server.removesuffix("/v1") if root else server) + path
             wait = _backoff(attempt)
             with self.slots:
                 try:
-                    response = self.client.post(url, json=body)
+                    response = self.client.post(url, json=body) if body is not None else self.client.get(url)
                 except httpx.TransportError as exc:  # refused, reset, timed out: worth another try
                     problem = f"{type(exc).__name__} from {url}"
                 else:
                     if response.status_code < 400:
+                        self.cause = ""
                         return _json(response, url)
                     problem = f"HTTP {response.status_code} from {url}: {self.redacted(response.text[:300])}"
-                    if response.status_code < 500 and response.status_code not in RETRIED_STATUS:
-                        raise ServerError(f"the server refused the request: {problem}")
+                    self.cause = known_cause(response.text) or self.cause
+                    if not _worth_retrying(response.status_code):
+                        raise ServerRefused(f"the server refused the request: {problem}")
                     wait = _retry_after(response) or wait
             if attempt < self.retries:
                 with self._lock:
                     self.retried += 1
                 note_retry()
                 time.sleep(wait)
-        raise ServerError(f"the server kept failing after {self.retries + 1} attempts ({problem}); rerun to retry")
+        raise ServerError(
+            f"the server kept failing after {self.retries + 1} attempts ({problem}){self.cause}; rerun to retry"
+        )
 
     def redacted(self, text: str) -> str:
         """``text`` without the key: servers' error bodies sometimes echo the request's headers, and error
@@ -99,6 +141,10 @@ class Traffic:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _worth_retrying(status: int) -> bool:
+    return status in RETRIED_STATUS or (status >= 500 and status != 501)
 
 
 def _backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:

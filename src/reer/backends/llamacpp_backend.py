@@ -30,7 +30,7 @@ from reer.backends.base import (
 )
 from reer.backends.models import counting, gguf_file, load_tokenizer
 from reer.backends.render import encode_prompt
-from reer.config import EMBEDDED_MODEL, GEMMA_MODEL, ModelConfig
+from reer.config import DEFAULT_CONTEXT, EMBEDDED_MODEL, GEMMA_MODEL, ModelConfig
 from reer.errors import BackendError, ModelNotFoundError
 
 
@@ -53,7 +53,7 @@ class LlamaCppBackend:
                 "(it compiles llama.cpp, about 8 minutes on 2 cores; pip caches the wheel afterwards)"
             ) from exc
         self.config = config
-        self.llm = _load_llama(str(_gguf(config.model)), config.context_length)
+        self.llm = _load_llama(str(_gguf(config.model)), config.context_length or DEFAULT_CONTEXT)
         self.tokenizer = load_tokenizer(config.model)
         self.end_tokens = {self.llm.token_eos(), self.tokenizer.eos_token_id}
         # generate() builds its sampler through this (private, version-pinned) hook; ours applies

@@ -29,8 +29,8 @@ from reer.backends.http import ServerError, Traffic
 from reer.backends.models import counting, load_tokenizer
 from reer.backends.render import encode_prompt
 from reer.backends.span_scorer import encode
-from reer.config import ModelConfig
-from reer.errors import BackendError, ModelNotFoundError
+from reer.config import DEFAULT_CONTEXT, ModelConfig
+from reer.errors import BackendError, ConfigError, ModelNotFoundError
 
 Result = TypeVar("Result")
 
@@ -50,18 +50,20 @@ class OpenAIBackend:
     def token_counter(config: ModelConfig) -> Callable[[str], int]:
         return counting(_tokenizer(config))
 
+    @staticmethod
+    def context_length_of(config: ModelConfig) -> int:
+        traffic = _traffic(config)
+        try:
+            return served_context(traffic, config)
+        finally:
+            traffic.close()
+
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         # A chat-only API (a hosted judge) renders its own prompts: a local tokenizer only counts tokens there.
         self.tokenizer = _tokenizer(config, required=not config.chat_only)
-        self.traffic = Traffic(
-            config.base_url,
-            config.api_key_env,
-            config.max_concurrency,
-            config.connect_timeout,
-            config.read_timeout,
-            config.retries,
-        )
+        self.traffic = _traffic(config)
+        self.context_length = served_context(self.traffic, config)
         self.pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="reer-openai")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Generation]]:
@@ -84,7 +86,7 @@ class OpenAIBackend:
             "model": self.config.model,
             # Token ids where the server takes them (exactly what was rendered); text for the others.
             "prompt": ids if self.config.scoring in ("vllm", "sglang") else prompt,
-            "max_tokens": context_budget(s.max_new_tokens, len(ids), self.config.context_length),
+            "max_tokens": context_budget(s.max_new_tokens, len(ids), self.context_length),
             "temperature": s.temperature,
             "top_p": s.top_p,
             "n": request.n,
@@ -156,6 +158,52 @@ class OpenAIBackend:
         response = self.traffic.post(path, body, root=root)
         logprobs = read_logprobs(self.config.scoring, response, encoded, self.tokenizer.bos_token_id)
         return ScoreResult(token_logprobs=logprobs, tokens=encoded.tokens, context_tokens=encoded.scored[0])
+
+
+def _traffic(config: ModelConfig) -> Traffic:
+    return Traffic(
+        config.base_url,
+        config.api_key_env,
+        config.max_concurrency,
+        config.connect_timeout,
+        config.read_timeout,
+        config.retries,
+    )
+
+
+def served_context(traffic: Traffic, config: ModelConfig) -> int:
+    """The context budgets are capped by. vLLM and SGLang report each model's ``max_model_len`` in
+    ``/v1/models``: unset, it is the smallest the servers report; set larger than a server's, it is an error
+    here rather than a refused request per item. A server that reports nothing (llama-cpp-python's, a hosted
+    chat API) leaves the configured value or the default."""
+    if config.chat_only:  # a hosted judge: its API caps its own answers
+        return config.context_length or DEFAULT_CONTEXT
+    try:
+        answers = traffic.get_each("/models")
+    except ServerError as exc:
+        raise BackendError(f"could not ask the server which models it serves: {exc}. Is it running?") from exc
+    reported = {}
+    for url, answer in answers.items():
+        listed = answer.get("data") if isinstance(answer, dict) else None
+        models = {m.get("id"): m for m in listed or [] if isinstance(m, dict)}
+        if any("max_model_len" in m for m in models.values()) and config.model not in models:
+            raise BackendError(
+                f"{url} serves {', '.join(map(str, models))}, not '{config.model}': set model: to the served "
+                "name (vLLM's --served-model-name)"
+            )
+        if isinstance(limit := models.get(config.model, {}).get("max_model_len"), int):
+            reported[url] = limit
+    if not reported:
+        return config.context_length or DEFAULT_CONTEXT
+    smallest = min(reported.values())
+    if config.context_length and config.context_length > smallest:
+        url = min(reported, key=reported.__getitem__)
+        raise ConfigError(
+            f"context_length is {config.context_length} but {url} serves '{config.model}' with max_model_len "
+            f"{smallest}: lower context_length, leave it unset to use the server's, or restart the server with a "
+            "larger --max-model-len"
+        )
+    return config.context_length or smallest
 
 
 def _tokenizer(config: ModelConfig, required: bool = True) -> Any:

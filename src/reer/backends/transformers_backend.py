@@ -20,7 +20,7 @@ from reer.backends.base import (
 from reer.backends.models import counting, load_model, load_tokenizer
 from reer.backends.render import encode_prompt
 from reer.backends.span_scorer import SpanScorer
-from reer.config import ModelConfig
+from reer.config import DEFAULT_CONTEXT, ModelConfig
 
 
 class TransformersBackend:
@@ -37,8 +37,8 @@ class TransformersBackend:
         self.config = config
         self.model, self.tokenizer = load_model(config)
         self.scorer = SpanScorer(self.model, self.tokenizer)
-        trained = getattr(self.model.config, "max_position_embeddings", None) or config.context_length
-        self.context_length = min(config.context_length, trained)
+        wanted = config.context_length or DEFAULT_CONTEXT
+        self.context_length = min(wanted, getattr(self.model.config, "max_position_embeddings", None) or wanted)
 
     @property
     def device(self) -> torch.device:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reer import prompts
-from reer.backends import check_backends, open_backends, open_token_counter
+from reer.backends import check_backends, context_length, open_backends, open_token_counter
 from reer.backends.batching import Batcher
 from reer.config import ModelConfig, ReerConfig, fingerprint
 from reer.errors import ConfigError, ReerError
@@ -131,9 +131,10 @@ def _fitting(store: RunStore, todo: list[tuple[Pair, Trajectory]], config: ReerC
         return todo
     check_backends(config)
     count = open_token_counter(config.scorer_model)
+    context = min(context_length(config.generator), context_length(config.scorer_model))
     rejected = set()
     for pair, trajectory in fresh:
-        reason = _too_long(pair, config, count)
+        reason = _too_long(pair, config, count, context)
         if reason is not None:
             trajectory.status, trajectory.reject_reason = "rejected", reason
             store.save_finish(trajectory)
@@ -141,7 +142,7 @@ def _fitting(store: RunStore, todo: list[tuple[Pair, Trajectory]], config: ReerC
     return [(pair, t) for pair, t in todo if (pair.id, t.rollout) not in rejected]
 
 
-def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int]) -> str | None:
+def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int], context: int) -> str | None:
     """Why ``pair`` cannot be searched: over the pre-filter's maxima, or no room in the context for at least
     ``search.min_initial_tokens`` of thinking beside the request and the reference (both are in the prompts)."""
     limits = config.pairs
@@ -155,7 +156,6 @@ def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int]) -> st
         sizes[name] = count(text)
         if sizes[name] > most:
             return f"{name}_too_long ({sizes[name]} tokens > pairs.max_{name}_tokens {most})"
-    context = min(config.generator.context_length, config.scorer_model.context_length)
     needed = sizes["query"] + sizes["reference"] + PROMPT_ALLOWANCE + config.search.min_initial_tokens
     if needed > context:
         return (
