@@ -143,11 +143,11 @@ def test_a_stopping_run_ends_running_items_at_their_next_saved_stage(tmp_path, p
     """Ctrl-C during item A: A stops after its next saved step, B never starts; a rerun finishes both."""
     import threading
 
-    from reer.search import runner
+    from reer.search import items
 
     config = load_config(None, {**FAKE, "search.max_steps": 4})
     other = pair.model_copy(update={"id": "second"})
-    original = runner._ReportingJournal.save_step
+    original = items.Journal.save_step
     interrupted = threading.Event()
 
     def save_step_then_interrupt(self, trajectory, step):
@@ -156,11 +156,11 @@ def test_a_stopping_run_ends_running_items_at_their_next_saved_stage(tmp_path, p
             self.stopping.set()  # what the main thread does on Ctrl-C
         original(self, trajectory, step)
 
-    runner._ReportingJournal.save_step = save_step_then_interrupt
+    items.Journal.save_step = save_step_then_interrupt
     try:
         summary = synthesize([pair, other], tmp_path, config)
     finally:
-        runner._ReportingJournal.save_step = original
+        items.Journal.save_step = original
     assert summary.counts == {"running": 1, "pending": 1}
     store = RunStore(tmp_path)
     assert len(store.trajectory(pair.id, 0).steps) == 1

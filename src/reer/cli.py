@@ -652,8 +652,8 @@ def eval_(
 ) -> None:
     """Answer benchmark requests with MODEL, judge the answers, write results.json / results.md / plots."""
     from reer.config import apply_eval_preset
-    from reer.eval import EvalRequest, Selection, evaluate, write_results
-    from reer.eval.report import fmt
+    from reer.eval import EvalRequest, evaluate, write_results
+    from reer.eval.report import summary_lines
 
     overrides = {
         "eval.judge.kind": "openai" if judge_url else None,
@@ -664,34 +664,16 @@ def eval_(
     }
     cfg = _config(config, set_, seed=seed, **overrides)
     cfg.eval = apply_eval_preset(cfg.eval, preset)  # preset < config file < --set and flags
-    if lang not in (None, "en", "zh"):
-        raise ReerError(f"--lang must be en or zh, got {lang!r}")
-    languages = (lang,) if lang else ()
-    groups = {"writingbench": domains, "hellobench": subsets}
-    request = EvalRequest(
-        model=model,
-        benchmarks=bench,
-        out_dir=output,
-        config=cfg.eval,
-        clip=cfg.search.clip,
-        sources={
-            name: path
-            for name, path in {
-                "longbench-write": longbench,
-                "hellobench": hellobench,
-                "writingbench": writingbench,
-            }.items()
-            if path is not None
-        },
-        selections={
-            name: Selection(
-                limit, languages, tuple(g.strip() for g in (groups.get(name) or "").split(",") if g.strip())
-            )
-            for name in bench
-        },
+    request = EvalRequest.of(
+        model,
+        bench,
+        output,
+        cfg,
+        sources={"longbench-write": longbench, "hellobench": hellobench, "writingbench": writingbench},
+        groups={"writingbench": _listed(domains), "hellobench": _listed(subsets)},
+        lang=lang,
+        limit=limit,
         references=references,
-        markers=cfg.filters.reflection_markers,
-        seed=cfg.seed,
     )
     with Progress(*_progress_columns(), console=console, disable=not console.is_terminal) as progress:
         phases: dict[str, Any] = {}
@@ -707,17 +689,15 @@ def eval_(
     written = write_results(output, results)
     if results.smoke_test_only:
         err.print("[bold yellow]SMOKE TEST ONLY:[/] judged by the embedded 135M model; the scores mean nothing.")
-    for name, summary in results.benchmarks.items():
-        headline = "; ".join(f"{label} {fmt(e)}" for label, e in summary.headlines.items())
-        judge = summary.judge
-        console.print(
-            f"{name}: {headline or 'nothing scored'} ({judge.unscored} of {judge.tasks} verdicts unscored)",
-            markup=False,
-        )
-    if results.likelihood:
-        console.print(f"likelihood: reference NLL gain from the model's thinking {fmt(results.likelihood.gain, 3)}")
+    for line in summary_lines(results):
+        console.print(line, markup=False)
     plots = ", ".join(visible(p) for p in written[2:]) or "none"
     console.print(f"results: {visible(written[0])}, {visible(written[1])}; plots: {plots}", markup=False)
+
+
+def _listed(option: str | None) -> list[str]:
+    """``--domains A,D`` → ["A", "D"]."""
+    return [part.strip() for part in (option or "").split(",") if part.strip()]
 
 
 @app.command()

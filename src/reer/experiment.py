@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 from reer.config import ReerConfig, StrictModel, apply_preset
 from reer.display import markdown
 from reer.errors import ConfigError, InputError
-from reer.eval import EvalRequest, Selection, evaluate, write_results
+from reer.eval import EvalRequest, evaluate, write_results
 from reer.eval.report import fmt
 from reer.eval.results import Estimate
 from reer.export.dataset import finished_trajectories, trajectory_sample, with_mix
@@ -213,26 +213,21 @@ def _train(arm: str, samples: list[SftSample], arm_dir: Path, config: Experiment
 
 def _eval_request(model: str, out_dir: Path, config: ExperimentConfig) -> EvalRequest:
     choice = config.benchmarks
-    groups = {"writingbench": tuple(choice.domains), "hellobench": tuple(choice.subsets)}
-    languages = (choice.lang,) if choice.lang else ()
-    sources = {
-        "longbench-write": choice.longbench,
-        "hellobench": choice.hellobench,
-        "writingbench": choice.writingbench,
-    }
-    return EvalRequest(
-        model=model,
-        benchmarks=choice.names,
-        out_dir=out_dir,
-        config=config.settings.eval,
-        clip=config.settings.search.clip,
-        sources={name: path for name, path in sources.items() if path is not None},
-        selections={
-            name: Selection(choice.limit, languages, groups.get(name, ()), per_group=True) for name in choice.names
+    return EvalRequest.of(
+        model,
+        choice.names,
+        out_dir,
+        config.settings,
+        sources={
+            "longbench-write": choice.longbench,
+            "hellobench": choice.hellobench,
+            "writingbench": choice.writingbench,
         },
+        groups={"writingbench": choice.domains, "hellobench": choice.subsets},
+        lang=choice.lang,
+        limit=choice.limit,
         references=choice.references,
-        markers=config.settings.filters.reflection_markers,
-        seed=config.settings.seed,
+        per_group=True,
     )
 
 

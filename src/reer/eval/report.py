@@ -32,6 +32,19 @@ def fmt(estimate: Estimate | None, digits: int = 1) -> str:
     return text + (f", {estimate.unscored} unscored" if estimate.unscored else "")
 
 
+def summary_lines(results: EvalResults) -> list[str]:
+    """One line per benchmark (headline scores and unscored verdicts), then the likelihood gain: what
+    ``reer eval`` prints when it is done."""
+    lines = []
+    for name, summary in results.benchmarks.items():
+        headline = "; ".join(f"{label} {fmt(e)}" for label, e in summary.headlines.items())
+        judge = summary.judge
+        lines.append(f"{name}: {headline or 'nothing scored'} ({judge.unscored} of {judge.tasks} verdicts unscored)")
+    if results.likelihood:
+        lines.append(f"likelihood: reference NLL gain from the model's thinking {fmt(results.likelihood.gain, 3)}")
+    return lines
+
+
 def render_markdown(results: EvalResults) -> str:
     lines = [f"# Evaluation of {markdown(results.model)}", ""]
     if results.smoke_test_only:

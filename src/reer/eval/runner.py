@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reer.backends import GenerationRequest, Sampling, load_backend, require
-from reer.config import EvalConfig
+from reer.config import EvalConfig, ReerConfig
 from reer.errors import InputError, ReerError
 from reer.eval import likelihood
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
@@ -57,6 +57,42 @@ class EvalRequest:
     references: Path | None = None  # held-out pairs for the reference likelihood
     markers: Sequence[str] = ()  # reflection phrases counted in the thinking statistics
     seed: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        model: str,
+        benchmarks: Sequence[str],
+        out_dir: Path,
+        config: ReerConfig,
+        *,
+        sources: dict[str, Path | None],
+        groups: dict[str, Sequence[str]],
+        lang: str | None = None,
+        limit: int | None = None,
+        references: Path | None = None,
+        per_group: bool = False,
+    ) -> EvalRequest:
+        """A request from the run's settings and a selection: ``sources``, benchmark → the file or folder given
+        (None: its default); ``groups``, benchmark → the domains or subsets to keep; ``per_group``: ``limit``
+        counts per group."""
+        if lang not in (None, "en", "zh"):
+            raise ReerError(f"--lang must be en or zh, got {lang!r}")
+        languages = (lang,) if lang else ()
+        return cls(
+            model=model,
+            benchmarks=benchmarks,
+            out_dir=out_dir,
+            config=config.eval,
+            clip=config.search.clip,
+            sources={name: path for name, path in sources.items() if path is not None},
+            selections={
+                name: Selection(limit, languages, tuple(groups.get(name, ())), per_group) for name in benchmarks
+            },
+            references=references,
+            markers=config.filters.reflection_markers,
+            seed=config.seed,
+        )
 
 
 def evaluate(request: EvalRequest, progress: Progress | None = None) -> EvalResults:

@@ -30,8 +30,8 @@ from reer.config import ReerConfig, RunnerConfig
 from reer.errors import ConfigError, ReerError
 from reer.records import Pair
 from reer.records.trajectory import Step, Trajectory
+from reer.search.items import Journal, handed_over, open_searcher, run_item
 from reer.search.reer import Searcher
-from reer.search.runner import _ReportingJournal, _run_one, handed_over, open_searcher
 from reer.store import RunStore
 
 Work = tuple[Pair, Trajectory]
@@ -50,7 +50,7 @@ class Stage:
     step: Step | None = None
     error: str = ""
 
-    def apply(self, trajectory: Trajectory, journal: _ReportingJournal) -> None:
+    def apply(self, trajectory: Trajectory, journal: Journal) -> None:
         """Commit this stage on the driver, onto the driver's copy of the trajectory."""
         if self.kind == "error":
             raise ReerError(self.error)
@@ -115,11 +115,11 @@ class ItemWorker:
 
     def search(self, pair: Pair, trajectory: Trajectory) -> Iterator[Stage]:
         outbox = _Outbox()
-        journal = _ReportingJournal(outbox, lambda kind, t: None, self.stopping)
+        journal = Journal(outbox, lambda kind, t: None, self.stopping)
 
         def work() -> None:
             try:
-                _run_one(self._open(), journal, pair, trajectory)
+                run_item(self._open(), journal, pair, trajectory)
             except Exception as exc:  # a setup problem: the driver stops the run with this message
                 message = str(exc) if isinstance(exc, ReerError) else f"{type(exc).__name__}: {exc}"
                 outbox.stages.put(Stage("error", error=f"on Ray worker {os.getpid()}: {message}"))
@@ -156,7 +156,7 @@ class _Driver:
 
     ray: Any
     config: ReerConfig
-    journal: _ReportingJournal
+    journal: Journal
     commits: Callable[[], AbstractContextManager[None]]  # the store's group commit
     queue: deque[Work]
     workers: list[_Worker] = field(default_factory=list)
@@ -254,7 +254,7 @@ class _Driver:
         running.worker.load -= 1
 
 
-def search_on_ray(todo: list[Work], config: ReerConfig, journal: _ReportingJournal, store: RunStore) -> None:
+def search_on_ray(todo: list[Work], config: ReerConfig, journal: Journal, store: RunStore) -> None:
     """Search ``todo`` on the Ray cluster of ``config.runner``; return when every item ended or the run stopped."""
     ray = _import_ray()
     runner = config.runner

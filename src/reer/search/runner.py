@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from reer import prompts
-from reer.backends import check_backends, context_length, open_backends, open_token_counter
-from reer.backends.batching import Batcher
-from reer.config import ModelConfig, ReerConfig, fingerprint
-from reer.errors import ConfigError, ReerError
+from reer.backends import check_backends, context_length, open_token_counter
+from reer.config import ReerConfig, fingerprint
+from reer.errors import ConfigError
 from reer.records import Pair
-from reer.records.trajectory import Step, Trajectory
-from reer.search.reer import Searcher
+from reer.records.trajectory import Trajectory
+from reer.search.items import Journal, handed_over, open_searcher, run_item
 from reer.store import RunStore
 from reer.store.lock import RunLock
 
@@ -80,7 +78,7 @@ def synthesize(
             if on_start:
                 on_start(count)
             if todo:
-                journal = _ReportingJournal(store, on_event or (lambda kind, t: None))
+                journal = Journal(store, on_event or (lambda kind, t: None))
                 try:
                     if config.runner.kind == "ray":
                         from reer.search.distributed import search_on_ray
@@ -95,11 +93,11 @@ def synthesize(
             store.close()
 
 
-def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journal: _ReportingJournal) -> None:
+def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journal: Journal) -> None:
     """Search ``todo`` in this process, ``config.concurrency`` items at a time."""
     searcher = open_searcher(config)
     with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
-        futures = [pool.submit(_run_one, searcher, journal, p, t) for p, t in handed_over(todo)]
+        futures = [pool.submit(run_item, searcher, journal, p, t) for p, t in handed_over(todo)]
         try:
             for future in futures:
                 future.result()
@@ -108,16 +106,6 @@ def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journa
             for future in futures:
                 future.cancel()
             raise
-
-
-def handed_over(todo: list[tuple[Pair, Trajectory]]) -> Iterator[tuple[Pair, Trajectory]]:
-    """``todo``'s items in order, each taken out of the list as it goes. The search is then the only holder of
-    an item's trajectory, freed when the item ends: a finished trajectory carries every candidate's text and
-    log-probabilities (about 0.7 MB for a published-size item, gigabytes over a 20,000-item run), and the
-    store already has all of it."""
-    todo.reverse()
-    while todo:
-        yield todo.pop()
 
 
 PROMPT_ALLOWANCE = 256  # tokens of instructions, chat template and tags around the request and the reference
@@ -163,89 +151,6 @@ def _too_long(pair: Pair, config: ReerConfig, count: Callable[[str], int], conte
             f"{config.search.min_initial_tokens} thinking = {needed} tokens > context_length {context})"
         )
     return None
-
-
-def open_searcher(config: ReerConfig) -> Searcher:
-    generator, scorer = open_backends(config)
-    lock = threading.Lock()  # a generator and a scorer in this process never compute at once
-    wait = 0.005 if config.concurrency > 1 else 0.0  # alone, a call has no one to wait for
-    batched = _batched(generator, lock, wait, config.generator, "the generator")
-    scorer = batched if scorer is generator else _batched(scorer, lock, wait, config.scorer_model, "the scorer")
-    return Searcher(batched, scorer, config.search, seed=config.seed)
-
-
-def _batched(backend: Any, lock: threading.Lock, wait: float, model: ModelConfig, name: str) -> Any:
-    """In-process engines go through a batcher: requests of concurrent items meet in one call (gathered for
-    ``wait`` seconds), and a call that hangs past ``timeout`` stops the run instead of hanging it. A server
-    backend takes concurrent calls itself (bounded by its own traffic control and timeouts): used as it is."""
-    if not getattr(backend, "local_compute", True):
-        return backend
-    return Batcher(backend, max_wait=wait, engine_lock=lock, timeout=model.timeout, name=f"{name} ({model.backend})")
-
-
-class _Stopped(Exception):
-    """Raised in a worker after its last save once the run is being stopped."""
-
-
-class Sink(Protocol):
-    """Where a search's stages are kept: the run store, or (on a Ray worker) the stream to the driver."""
-
-    def save_initial(self, trajectory: Trajectory) -> None: ...
-
-    def save_step(self, trajectory: Trajectory, step: Step) -> None: ...
-
-    def save_finish(self, trajectory: Trajectory) -> None: ...
-
-    def mark_failed(self, trajectory: Trajectory, error: str) -> None: ...
-
-
-class _ReportingJournal:
-    """A sink as the search's journal, telling a progress display about each saved stage.
-
-    When the run is stopping (Ctrl-C, a setup error in another item), a search ends right after its next
-    saved stage instead of running to the end of its item; the next run resumes it from there.
-    """
-
-    def __init__(
-        self, sink: Sink, report: Callable[[str, Trajectory], None], stopping: threading.Event | None = None
-    ) -> None:
-        self.sink, self.report = sink, report
-        self.stopping = stopping or threading.Event()
-
-    def save_initial(self, trajectory: Trajectory) -> None:
-        self.sink.save_initial(trajectory)
-        self._after("initial", trajectory)
-
-    def save_step(self, trajectory: Trajectory, step: Step) -> None:
-        self.sink.save_step(trajectory, step)
-        self._after("step", trajectory)
-
-    def save_finish(self, trajectory: Trajectory) -> None:
-        self.sink.save_finish(trajectory)
-        self._after("finish", trajectory)
-
-    def mark_failed(self, trajectory: Trajectory, error: str) -> None:
-        trajectory.status, trajectory.error = "failed", error
-        self.sink.mark_failed(trajectory, error)
-        self.report("finish", trajectory)
-
-    def _after(self, kind: str, trajectory: Trajectory) -> None:
-        self.report(kind, trajectory)
-        if self.stopping.is_set() and kind != "finish":
-            raise _Stopped
-
-
-def _run_one(searcher: Searcher, journal: _ReportingJournal, pair: Pair, trajectory: Trajectory) -> None:
-    if journal.stopping.is_set():
-        return
-    try:
-        searcher.run(pair, trajectory, journal)
-    except _Stopped:
-        pass  # saved up to its last completed stage; resumes on the next run
-    except ReerError:
-        raise  # a setup problem (bad template, missing model): every item would fail the same way
-    except Exception as exc:  # one bad item must not stop the run; a rerun retries it
-        journal.mark_failed(trajectory, f"{type(exc).__name__}: {exc}")
 
 
 def summarize(
