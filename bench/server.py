@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.end_to_end import SETTINGS
 from bench.scale import measure_reer
 from bench.workload import english_pairs
 from reer.backends import GenerationRequest, Sampling, load_backend
@@ -81,7 +80,17 @@ def run(count: int = 8, max_new_tokens: int = 96) -> dict:
     return result | {"vllm_cpu": vllm_cpu()}
 
 
-def vllm_cpu(items: int = 8, levels: tuple[int, ...] = (1, 4, 16)) -> dict:
+# Short budgets: 16 searches at each of four arms fit in about 15 minutes of this 2-core machine.
+SEARCH = {
+    "max_steps": 2,
+    "max_new_tokens_initial": 128,
+    "max_new_tokens_refine": 64,
+    "analysis_tokens": 32,
+    "min_initial_tokens": 32,
+}
+
+
+def vllm_cpu(items: int = 16, levels: tuple[int, ...] = (1, 4, 16)) -> dict:
     """``items`` searches through vLLM-CPU at each number of items in flight, and in-process at 4."""
     if not VLLM_PYTHON.exists():
         raise SystemExit(f"no vLLM at {VLLM_PYTHON}: make setup-vllm")
@@ -103,6 +112,7 @@ def vllm_cpu(items: int = 8, levels: tuple[int, ...] = (1, 4, 16)) -> dict:
     served = [arm for name, arm in arms.items() if name.startswith("vLLM")]
     return {
         "items": items,
+        "search": SEARCH,
         "server_started_in_s": server.started_in,
         "arms": arms,
         "same_results_at_every_level": all(arm["results"] == served[0]["results"] for arm in served),
@@ -111,7 +121,7 @@ def vllm_cpu(items: int = 8, levels: tuple[int, ...] = (1, 4, 16)) -> dict:
 
 def _synthesize(work: Path, name: str, source: Path, generator: dict, level: int) -> dict:
     config = work / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({"search": SETTINGS, **({"generator": generator} if generator else {})}))
+    config.write_text(yaml.safe_dump({"search": SEARCH, **({"generator": generator} if generator else {})}))
     run = work / name
     measured = measure_reer(["synthesize", str(source), "-o", str(run), "-c", str(config), "--concurrency", str(level)])
     store = RunStore(run)

