@@ -156,7 +156,8 @@ def render(r: dict) -> str:
             f"Whole searches through vLLM's CPU build ({vc['items']} Arena-Hard items, `reer synthesize` with "
             f"`{vc['search']}`; the server as `docs/deployment.md` starts it, eager, one core bound to its "
             f"engine; started in {vc['server_started_in_s']:.0f} s; measured {v['measured']}). The driver's CPU "
-            "is the `reer` process alone; in-process, that process also runs the model.",
+            "is the `reer` process alone, its start-up (imports, tokenizer) included; in-process, that process also "
+            "runs the model.",
             "",
             "| arm | seconds | items/hour | generated tokens/s | `reer` CPU per item |",
             "|---|---:|---:|---:|---:|",
