@@ -31,7 +31,7 @@ class ServerError(RuntimeError):
 
 
 class ServerRefused(ServerError):
-    """A 4xx answer other than the retried ones: sending it again cannot help."""
+    """A 4xx answer other than the retried ones, or 501: sending it again cannot help."""
 
 
 # Failures a server reports whose fix reer knows: (text in the error body, what to tell the user).

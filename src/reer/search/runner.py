@@ -119,7 +119,8 @@ def _fitting(store: RunStore, todo: list[tuple[Pair, Trajectory]], config: ReerC
         return todo
     check_backends(config)
     count = open_token_counter(config.scorer_model)
-    context = min(context_length(config.generator), context_length(config.scorer_model))
+    models = [config.generator] + ([config.scorer_model] if config.scorer_model != config.generator else [])
+    context = min(context_length(model) for model in models)  # a server is asked once per model
     rejected = set()
     for pair, trajectory in fresh:
         reason = _too_long(pair, config, count, context)
