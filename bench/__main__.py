@@ -24,7 +24,7 @@ from bench.roofline import matmul_peak
 from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 
-BENCHMARKS = ("scoring", "generation", "e2e", "server", "store", "report", "filters", "loops", "scale")
+BENCHMARKS = ("scoring", "generation", "e2e", "server", "store", "report", "filters", "loops", "scale", "driver")
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -61,9 +61,11 @@ def main(selected: list[str]) -> None:
         "loops": loops.run,
         # REER_SCALE_ITEMS=512 for a shorter run (20,000 items: about two hours on 2 cores, the driver's CPU)
         "scale": lambda: scale.run(items=int(os.environ.get("REER_SCALE_ITEMS", "20000"))),
+        # REER_BASELINE_SRC: another checkout's src (git worktree add /tmp/before v0.11.0)
+        "driver": lambda: scale.driver(Path(os.environ["REER_BASELINE_SRC"])),
     }
     peak = matmul_peak()
-    for name in selected or [name for name in runs if name != "scale"]:
+    for name in selected or [name for name in runs if name not in ("scale", "driver")]:
         print(f"\n== {name} ==", flush=True)
         results[name] = runs[name]() | {"measured": f"{date.today().isoformat()}, {machine()}"}
         print(json.dumps(results[name], indent=2), flush=True)

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from reer.backends.base import Generation, GenerationRequest, ScoreRequest, ScoreResult
-from reer.backends.render import render_prompt
-from reer.backends.span_scorer import encode
+from reer.backends.render import encode, render_prompt
 from reer.backends.transformers_backend import decode_generation
 
 

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from reer.records import Pair
 from reer.records.trajectory import Candidate, Scored, Step
 from reer.store import RunStore
 from reer.store.db import DB_NAME
-from tests.conftest import free_port
+from tests.conftest import free_port, trajectories_of
 
 REPO = Path(__file__).resolve().parent.parent
 SLOTS = 256  # vLLM's default max_num_seqs
@@ -53,14 +55,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         pairs = _pairs(root / "pairs.jsonl", items)
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bench.sim_server", str(port), "--scale", str(scale), "--slots", str(SLOTS)],
-            cwd=REPO,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for(f"{url}/v1/models")
+        with _simulated(scale) as url:
             config = _config(root / "config.yaml", f"{url}/v1")
             sweep = []
             for level in levels:
@@ -86,9 +81,6 @@ def run(
             )  # fmt: skip
             print(json.dumps(full), flush=True)
             full = full | _readers(root / f"c{full_level}" if done else root / "full", root, scale)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     print(
         f"driver CPU per item: local {full['driver_cpu_ms_per_item']:.0f} ms; "
         + ", ".join(
@@ -108,6 +100,41 @@ def run(
     }
 
 
+def driver(baseline: Path, levels: tuple[int, ...] = (1, 8, 32, 128), scale: float = 100.0) -> dict[str, Any]:
+    """The driver's CPU per full-length item, this checkout against ``baseline`` (another checkout's ``src``,
+    e.g. a ``git worktree`` of the previous release), level by level against the same simulated server: 16 or
+    4 × level items per run, start-up included. Both arms must produce the same scores (checked)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pairs = _pairs(root / "pairs.jsonl", max(16, 4 * max(levels)))
+        with _simulated(scale) as url:
+            config = _config(root / "config.yaml", f"{url}/v1")
+            for level in levels:
+                count = max(16, 4 * level)
+                runs = {}
+                for arm, source in (("before", baseline), ("after", None)):
+                    out = root / f"{arm}-c{level}"
+                    runs[arm] = _synthesize(url, pairs, config, out, level, count, scale, source=source)
+                    runs[arm]["scores"] = _scores(out)
+                same = runs["before"].pop("scores") == runs["after"].pop("scores")
+                before, after = (runs[a]["driver_cpu_ms_per_item"] for a in ("before", "after"))
+                rows.append({"in_flight_items": level, "items": count, "before": runs["before"],
+                             "after": runs["after"], "ratio": before / after, "same_scores": same})  # fmt: skip
+                print(f"{level} in flight: {before:.0f} → {after:.0f} ms per item ({before / after:.2f}×), "
+                      f"same scores: {same}", flush=True)  # fmt: skip
+    return {"scale": scale, "baseline": str(baseline), "levels": rows}
+
+
+def _scores(run_dir: Path) -> list[Any]:
+    """Every trajectory's status, scores, choices and final thinking, in id order: what two drivers must agree on."""
+    return [
+        (t.item_id, t.status, t.initial and t.initial.scored and t.initial.scored.score,
+         [(s.chosen, s.best_score) for s in t.steps], t.final_trace)
+        for t in sorted(trajectories_of(run_dir), key=lambda t: (t.item_id, t.rollout))
+    ]  # fmt: skip
+
+
 def _basis(sweep: list[dict[str, Any]], full: dict[str, Any]) -> dict[str, Any]:
     """The run the extrapolation starts from: the largest full-length one at the all-items run's level."""
     same = [
@@ -116,6 +143,22 @@ def _basis(sweep: list[dict[str, Any]], full: dict[str, Any]) -> dict[str, Any]:
         if row.get("text_length", 1.0) == 1.0 and row["in_flight_items"] == full["in_flight_items"]
     ]
     return max(same, key=lambda row: row["items"]) if same else full
+
+
+@contextmanager
+def _simulated(scale: float) -> Iterator[str]:
+    """A simulated vLLM server (`bench.sim_server`) on 127.0.0.1 while the block runs: its root URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.sim_server", str(port), "--scale", str(scale), "--slots", str(SLOTS)], cwd=REPO
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{url}/v1/models")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _pairs(path: Path, items: int, length: float = 1.0) -> Path:
@@ -157,11 +200,13 @@ def _synthesize(
     *extra: str,
     workers: int = 1,
     length: float = 1.0,
+    source: Path | None = None,
 ) -> dict[str, Any]:
-    """``count`` items, ``level`` in flight (per worker, on Ray), texts ``length`` times the full length."""
+    """``count`` items, ``level`` in flight (per worker, on Ray), texts ``length`` times the full length;
+    ``source``: another checkout's ``src`` instead of this one."""
     httpx.post(f"{url}/reset", params={"length": length})
     command = ["synthesize", str(pairs), "-o", str(out), "-c", str(config), "--concurrency", str(level)]
-    measured = measure_reer([*command, "--limit", str(count), *extra])
+    measured = measure_reer([*command, "--limit", str(count), *extra], source)
     stats = httpx.get(f"{url}/stats", timeout=60).json()
     server_s, item_s = stats["server_seconds"], stats["item_seconds"]
     wall = measured["wall_s"]

@@ -8,7 +8,8 @@ import time
 from bench.baselines import NaiveBackend
 from bench.roofline import forward_flops
 from bench.workload import scoring_step
-from reer.backends.span_scorer import encode, shared_prefix
+from reer.backends.render import encode
+from reer.backends.span_scorer import shared_prefix
 
 
 def _time(fn, repeats: int) -> tuple[float, object]:

@@ -126,11 +126,21 @@ def _generated(texts: list[str], prompt_tokens: int) -> bytes:
 
 
 def _scored(ids: list[int]) -> bytes:
-    """vLLM's prompt_logprobs: null first, then per position a dict keyed by the sent token's id."""
+    """vLLM's prompt_logprobs as vLLM 0.32 writes them: null first, then per position a dict keyed by token id
+    with the sent token (its log-probability, rank and decoded text) and, where it is not the top token, the
+    top one as well (``prompt_logprobs: 1``)."""
     rng = random.Random(hash(tuple(ids[-64:])))
-    entries = ",".join(f'{{"{i}":{{"logprob":{-rng.expovariate(1.2):.4f},"rank":1}}}}' for i in ids[1:])
+    entries = []
+    for i in ids[1:]:
+        lp = -rng.expovariate(1.2)
+        if lp > -0.7:  # the sent token is the top one
+            entries.append(f'{{"{i}":{{"logprob":{lp!r},"rank":1,"decoded_token":" keeper"}}}}')
+        else:
+            top = f'"{(i * 7) % 49152}":{{"logprob":-0.6931471805599453,"rank":1,"decoded_token":" the"}}'
+            rank = rng.randint(2, 400)
+            entries.append(f'{{"{i}":{{"logprob":{lp!r},"rank":{rank},"decoded_token":" light"}},{top}}}')
     choice = f'{{"index":0,"text":"x","finish_reason":"length","prompt_token_ids":{json.dumps(ids)},'
-    choice += f'"prompt_logprobs":[null,{entries}]}}'
+    choice += f'"prompt_logprobs":[null,{",".join(entries)}]}}'
     usage = json.dumps({"prompt_tokens": len(ids), "completion_tokens": 1})
     return f'{{"object":"text_completion","model":"sim","choices":[{choice}],"usage":{usage}}}'.encode()
 

@@ -391,3 +391,18 @@ def viewer() -> Any:
     for process in processes:
         process.terminate()
         process.wait(timeout=10)
+
+
+# Written for these tests, with the behaviour of Qwen3's template: an assistant turn that holds </think> is
+# rewritten (the thinking re-wrapped, a blank line forced after </think>). THINKING_HEADER's generation
+# prompt opens <think> itself, as templates of thinking models (R1 distillations, QwQ) do.
+QWEN3_LIKE = (
+    "{% for m in messages %}"
+    "{% if m.role == 'assistant' and '</think>' in m.content %}"
+    "<|im_start|>assistant\n<think>\n{{ m.content.split('</think>')[0].split('<think>')[-1].strip() }}\n</think>\n\n"
+    "{{ m.content.split('</think>')[-1].lstrip() }}<|im_end|>\n"
+    "{% else %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+THINKING_HEADER = QWEN3_LIKE.replace("assistant\n{% endif %}", "assistant\n<think>\n{% endif %}")

@@ -49,7 +49,7 @@ def test_echo_scores_match_in_process_llamacpp_and_transformers(backend, embedde
     import numpy as np
 
     from reer.backends.models import embedded_gguf_path
-    from reer.backends.span_scorer import encode
+    from reer.backends.render import encode
 
     request = ScoreRequest(messages=CHAT, span=(CONTENT.index(REFERENCE), len(CONTENT)))
     served_scores = backend.score([request])[0]

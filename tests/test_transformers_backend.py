@@ -11,7 +11,7 @@ from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 from reer.errors import ModelNotFoundError
 from reer.search.scoring import score_request
-from tests.conftest import LONG_REFERENCE, direct_logprobs
+from tests.conftest import LONG_REFERENCE, QWEN3_LIKE, THINKING_HEADER, direct_logprobs
 
 
 @pytest.fixture(scope="session")
@@ -47,21 +47,6 @@ def test_token_straddling_the_span_start_belongs_to_the_span(tiny):
     assert inside.tokens == aligned.tokens and inside.token_logprobs == aligned.token_logprobs
     just_after = tiny.score([ScoreRequest(messages=messages, span=(e - offset, end))])[0]
     assert just_after.tokens == aligned.tokens[1:]
-
-
-# Written for these tests, with the behaviour of Qwen3's template: an assistant turn that holds </think> is
-# rewritten (the thinking re-wrapped, a blank line forced after </think>). THINKING_HEADER's generation
-# prompt opens <think> itself, as templates of thinking models (R1 distillations, QwQ) do.
-QWEN3_LIKE = (
-    "{% for m in messages %}"
-    "{% if m.role == 'assistant' and '</think>' in m.content %}"
-    "<|im_start|>assistant\n<think>\n{{ m.content.split('</think>')[0].split('<think>')[-1].strip() }}\n</think>\n\n"
-    "{{ m.content.split('</think>')[-1].lstrip() }}<|im_end|>\n"
-    "{% else %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-THINKING_HEADER = QWEN3_LIKE.replace("assistant\n{% endif %}", "assistant\n<think>\n{% endif %}")
 
 
 @pytest.fixture
@@ -204,7 +189,8 @@ def test_batched_generation_of_different_prompts_matches_one_by_one(tiny):
 
 def test_batched_prefix_reuse_equals_naive_per_candidate(smollm):
     """A step's candidates (shared prefix, one batch) and another item's request in the same call."""
-    from reer.backends.span_scorer import encode, shared_prefix
+    from reer.backends.render import encode
+    from reer.backends.span_scorer import shared_prefix
 
     segments = [f"Paragraph {i}: the keeper climbs the stairs and counts the ships again. " * 4 for i in range(6)]
     candidates = [

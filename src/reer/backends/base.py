@@ -128,6 +128,11 @@ def checked_logprobs(result: ScoreResult) -> list[float]:
     values = result.token_logprobs
     if not values or (result.tokens and len(values) != len(result.tokens)):
         raise InvalidScores(f"{len(values)} log-probabilities for {len(result.tokens)} scored tokens")
+    try:  # the common case in two passes in C: every value a float, finite (else the sum is not), ≤ 0
+        if max(values) <= 0.0 and math.isfinite(sum(values)):
+            return list(values)
+    except TypeError:
+        pass  # a None among them: found and named below
     checked = []
     for k, value in enumerate(values):
         try:

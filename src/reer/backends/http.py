@@ -24,6 +24,7 @@ from reer.backends.base import note_retry
 from reer.errors import ConfigError
 
 RETRIED_STATUS = {408, 409, 425, 429}  # and every 5xx but 501 Not Implemented
+_JSON = {"Content-Type": "application/json"}
 
 
 class ServerError(RuntimeError):
@@ -90,9 +91,10 @@ class Traffic:
         with self._lock:
             return next(self._urls)
 
-    def post(self, path: str, body: dict[str, Any], root: bool = False) -> Any:
-        """POST ``body`` as JSON to the next server's ``path`` (``root``: under the server root, not ``/v1``)."""
-        return self._send(path, body, root)
+    def post(self, path: str, body: dict[str, Any], root: bool = False, parse: bool = True) -> Any:
+        """POST ``body`` as JSON to the next server's ``path`` (``root``: under the server root, not ``/v1``); the
+        answer parsed, or its bytes (``parse=False``: a scoring answer, which its dialect reads)."""
+        return self._send(path, body, root, parse=parse)
 
     def get_each(self, path: str) -> dict[str, Any]:
         """GET ``path`` from every server: server root → answer, ``None`` where it is refused (a 4xx: hosted APIs
@@ -105,7 +107,9 @@ class Traffic:
                 answers[base] = None
         return answers
 
-    def _send(self, path: str, body: dict[str, Any] | None, root: bool, base: str | None = None) -> Any:
+    def _send(
+        self, path: str, body: dict[str, Any] | None, root: bool, base: str | None = None, parse: bool = True
+    ) -> Any:
         problem = ""
         for attempt in range(self.retries + 1):
             server = base or self.next_url()
@@ -113,13 +117,16 @@ class Traffic:
             wait = _backoff(attempt)
             with self.slots:
                 try:
-                    response = self.client.post(url, json=body) if body is not None else self.client.get(url)
+                    if body is not None:
+                        response = self.client.post(url, content=orjson.dumps(body), headers=_JSON)
+                    else:
+                        response = self.client.get(url)
                 except httpx.TransportError as exc:  # refused, reset, timed out: worth another try
                     problem = f"{type(exc).__name__} from {url}"
                 else:
                     if response.status_code < 400:
                         self.cause = ""
-                        return _json(response, url)
+                        return parse_json(response.content, url) if parse else response.content
                     problem = f"HTTP {response.status_code} from {url}: {self.redacted(response.text[:300])}"
                     self.cause = known_cause(response.text) or self.cause
                     if not _worth_retrying(response.status_code):
@@ -167,15 +174,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(max(seconds, 0.0), 300.0)
 
 
-def _json(response: httpx.Response, url: str) -> Any:
-    """The body as JSON. orjson first: a scoring answer lists every prompt token (megabytes for a long prompt),
-    and parsing it is the largest part of the driver's own time at scale; the standard parser reads what
-    orjson refuses (``NaN``, which some servers write, and which the score checks then report)."""
+def parse_json(content: bytes, source: str) -> Any:
+    """An answer as JSON. orjson first (fast); the standard parser reads what orjson refuses (``NaN``, which
+    some servers write, and which the score checks then report)."""
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(content)
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(response.content)
+        return json.loads(content)
     except ValueError as exc:
-        raise ServerError(f"{url} answered with something that is not JSON") from exc
+        raise ServerError(f"the answer from {source} is not JSON") from exc

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+from reer.backends.pieces import piece_tokenizer
 from reer.cache import cache_dir
 from reer.config import EMBEDDED_MODEL, GEMMA_MODEL, ModelConfig
 from reer.errors import ModelNotFoundError
@@ -165,7 +166,11 @@ def load_model(config: ModelConfig) -> tuple[Any, Any]:
 
 
 def counting(tokenizer: Any) -> Callable[[str], int]:
-    """Token counts of texts alone (no special tokens): what a text adds to a prompt."""
+    """Token counts of texts alone (no special tokens): what a text adds to a prompt. Generated texts come back
+    as the segments of later prompts, so they are counted through the piece cache."""
+    pieces = piece_tokenizer(tokenizer)
+    if pieces is not None:
+        return pieces.count
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

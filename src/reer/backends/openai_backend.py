@@ -27,8 +27,7 @@ from reer.backends.base import (
 from reer.backends.dialects import read_logprobs, request_body
 from reer.backends.http import ServerError, Traffic
 from reer.backends.models import counting, load_tokenizer
-from reer.backends.render import encode_prompt
-from reer.backends.span_scorer import encode
+from reer.backends.render import encode, encode_prompt
 from reer.config import DEFAULT_CONTEXT, ModelConfig
 from reer.errors import BackendError, ConfigError, ModelNotFoundError
 
@@ -62,6 +61,7 @@ class OpenAIBackend:
         self.config = config
         # A chat-only API (a hosted judge) renders its own prompts: a local tokenizer only counts tokens there.
         self.tokenizer = _tokenizer(config, required=not config.chat_only)
+        self.count = counting(self.tokenizer) if self.tokenizer is not None else None
         self.traffic = _traffic(config)
         self.context_length = served_context(self.traffic, config)
         self.pool = ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="reer-openai")
@@ -73,10 +73,12 @@ class OpenAIBackend:
         return self._each(self._score, requests)
 
     def _each(self, one: Callable[[Any], Result], requests: Sequence[Any]) -> list[Result]:
-        """``one`` over the requests in the pool, each in a copy of the caller's context: retries count
-        toward the caller's stage (:func:`reer.backends.base.tally_retries`)."""
-        futures = [self.pool.submit(contextvars.copy_context().run, one, request) for request in requests]
-        return [future.result() for future in futures]
+        """``one`` over the requests: the first in the calling thread, the others in the pool, each in a copy
+        of the caller's context (retries count toward the caller's stage: :func:`reer.backends.base.tally_retries`).
+        Most calls carry one request, which then costs no thread at all."""
+        futures = [self.pool.submit(contextvars.copy_context().run, one, request) for request in requests[1:]]
+        first = [one(requests[0])] if requests else []
+        return first + [future.result() for future in futures]
 
     def _complete(self, request: GenerationRequest) -> list[Generation]:
         encoding = encode_prompt(self.tokenizer, request.messages, request.prefill)
@@ -148,15 +150,15 @@ class OpenAIBackend:
     def _generation(self, text: str, choice: dict[str, Any], tokens: int, stops: Sequence[str]) -> Generation:
         """``tokens``: the server's count, used only without a local tokenizer."""
         text, stopped = cut_at_stop(text, stops)  # servers cut at stop strings too; this makes it certain
-        if self.tokenizer is not None:
-            tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if self.count is not None:
+            tokens = self.count(text)
         return Generation(text, tokens, _finish(choice, stopped, stops))
 
     def _score(self, request: ScoreRequest) -> ScoreResult:
         encoded = encode(self.tokenizer, request)
         path, body, root = request_body(self.config.scoring, self.config.model, encoded)
-        response = self.traffic.post(path, body, root=root)
-        logprobs = read_logprobs(self.config.scoring, response, encoded, self.tokenizer.bos_token_id)
+        answer = self.traffic.post(path, body, root=root, parse=False)
+        logprobs = read_logprobs(self.config.scoring, answer, encoded, self.tokenizer.bos_token_id)
         return ScoreResult(token_logprobs=logprobs, tokens=encoded.tokens, context_tokens=encoded.scored[0])
 
 

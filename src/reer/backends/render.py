@@ -21,7 +21,10 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from reer.backends.base import Message
+import numpy as np
+
+from reer.backends.base import Message, ScoreRequest
+from reer.backends.pieces import piece_tokenizer
 from reer.errors import TemplateError
 
 _THINK = "<think>"
@@ -32,7 +35,7 @@ _MASK = "\ue000"  # a private-use character: no template treats it specially
 class Encoding:
     text: str
     ids: list[int]
-    offsets: list[tuple[int, int]]
+    offsets: np.ndarray  # (start, end) characters in ``text``, one row per token
 
 
 def encode_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> Encoding:
@@ -46,6 +49,28 @@ def encode_scored(
     """:func:`render_scored`, tokenized the same way; the span moved into the rendered string."""
     text, moved = render_scored(tokenizer, messages, span)
     return _encode(tokenizer, messages[:-1], messages[-1]["content"], text), moved
+
+
+@dataclass(frozen=True)
+class Encoded:
+    ids: list[int]
+    scored: list[int]  # indices of the tokens inside the span
+    tokens: list[str]
+    text: str = ""  # the rendered string the ids encode (what text-only servers are sent)
+
+
+def encode(tokenizer: Any, request: ScoreRequest) -> Encoded:
+    """A scoring request rendered and tokenized once, with the tokens overlapping its span (straddlers
+    included): what every scoring backend, in-process or server, scores."""
+    enc, (start, end) = encode_scored(tokenizer, request.messages, request.span)
+    text, offsets = enc.text, enc.offsets
+    inside = (offsets[:, 0] < end) & (offsets[:, 1] > start)
+    inside[:1] = False
+    scored = np.flatnonzero(inside).tolist()
+    if not scored:
+        raise ValueError(f"the span {request.span} covers no token")
+    tokens = [text[s:e] for s, e in offsets[scored].tolist()]
+    return Encoded(ids=enc.ids, scored=scored, tokens=tokens, text=text)
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> str:
@@ -94,8 +119,7 @@ def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str) -
     specials = _special_strings(tokenizer)
     data = [m["content"] for m in messages] + [tail]
     if not specials or not any(token in piece for piece in data for token in specials):
-        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        return Encoding(text, list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]])
+        return Encoding(text, *_tokens(tokenizer, text))
     pattern = re.compile("|".join(map(re.escape, specials)))
 
     def masked(piece: str) -> str:
@@ -105,25 +129,33 @@ def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str) -
     if len(template) != len(text):
         raise TemplateError("the chat template changes the length of message text; cannot tell its control tokens")
     ids: list[int] = []
-    offsets: list[tuple[int, int]] = []
+    offsets: list[np.ndarray] = []
     start = 0
     for control in pattern.finditer(template):  # the template's own special tokens, at their places
         _text_tokens(tokenizer, text, start, control.start(), ids, offsets)
         ids.append(tokenizer.convert_tokens_to_ids(control.group()))
-        offsets.append(control.span())
+        offsets.append(np.array([control.span()]))
         start = control.end()
     _text_tokens(tokenizer, text, start, len(text), ids, offsets)
-    return Encoding(text, ids, offsets)
+    return Encoding(text, ids, np.concatenate(offsets).reshape(-1, 2))
 
 
-def _text_tokens(
-    tokenizer: Any, text: str, start: int, end: int, ids: list[int], offsets: list[tuple[int, int]]
-) -> None:
+def _text_tokens(tokenizer: Any, text: str, start: int, end: int, ids: list[int], offsets: list[np.ndarray]) -> None:
     if start == end:
         return
-    enc = _splitting(tokenizer)(text[start:end], add_special_tokens=False, return_offsets_mapping=True)
-    ids += enc["input_ids"]
-    offsets += [(start + a, start + b) for a, b in enc["offset_mapping"]]
+    run_ids, run_offsets = _tokens(_splitting(tokenizer), text[start:end])
+    ids += run_ids
+    offsets.append(run_offsets + start)
+
+
+def _tokens(tokenizer: Any, text: str) -> tuple[list[int], np.ndarray]:
+    """``text``'s ids and offsets without added special tokens: spliced from cached paragraphs
+    (:mod:`reer.backends.pieces`) where the tokenizer is a fast one."""
+    pieces = piece_tokenizer(tokenizer)
+    if pieces is not None:
+        return pieces.encode(text)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return list(enc["input_ids"]), np.array(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
 
 
 _SPLITTING: dict[int, Any] = {}

@@ -15,32 +15,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from reer.backends.base import ScoreRequest, ScoreResult
-from reer.backends.render import encode_scored
-
-
-@dataclass(frozen=True)
-class Encoded:
-    ids: list[int]
-    scored: list[int]  # indices of the tokens inside the span
-    tokens: list[str]
-    text: str = ""  # the rendered string the ids encode (what text-only servers are sent)
-
-
-def encode(tokenizer: Any, request: ScoreRequest) -> Encoded:
-    """Render, tokenize once, and find the tokens overlapping the span (straddlers included)."""
-    enc, (start, end) = encode_scored(tokenizer, request.messages, request.span)
-    text, offsets = enc.text, enc.offsets
-    scored = [j for j, (s, e) in enumerate(offsets) if s < end and e > start and j > 0]
-    if not scored:
-        raise ValueError(f"the span {request.span} covers no token")
-    tokens = [text[offsets[j][0] : offsets[j][1]] for j in scored]
-    return Encoded(ids=enc.ids, scored=scored, tokens=tokens, text=text)
+from reer.backends.render import Encoded, encode
 
 
 def shared_prefix(items: Sequence[Encoded]) -> int:
