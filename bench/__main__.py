@@ -203,6 +203,8 @@ def render(r: dict) -> str:
         lines += _loops_lines(lp)
     if sc := r.get("scale"):
         lines += _scale_lines(sc)
+    if dr := r.get("driver"):
+        lines += _driver_lines(dr)
     if s := r.get("scoring"):
         lines += [
             "",
@@ -276,6 +278,29 @@ def _loops_lines(lp: dict) -> list[str]:
             f"| {name} | {arm['traces']} ({arm['rejected']}) | {arm['mean_dup_10gram']:.3f} | "
             f"{arm['pass_gopher']} ({arm['pass_gopher_share']:.0%}) | {arm['pass_all']} ({arm['pass_all_share']:.0%}) "
             f"| {arm['seconds']:.0f} |"
+        )
+    return lines
+
+
+def _driver_lines(dr: dict) -> list[str]:
+    lines = [
+        "",
+        f"The local driver's CPU per full-length item, this release against the previous one (`python -m bench "
+        f"driver`, `bench/scale.py`; measured {dr['measured']}): the same simulated vLLM server as above (latencies "
+        f"÷ {dr['scale']:.0f}; scoring answers as vLLM 0.32 writes them, with the decoded token and the top "
+        "token), the same `reer synthesize` runs level by level, the previous release run from a checkout of it. "
+        "Start-up (about 3 s of CPU: torch and transformers load with the tokenizer) is included, spread over "
+        "the run's items.",
+        "",
+        "| items in flight | items | before: CPU per item | after | ratio | before: items/hour | after | same scores |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in dr["levels"]:
+        b, a = row["before"], row["after"]
+        lines.append(
+            f"| {row['in_flight_items']} | {row['items']} | {b['driver_cpu_ms_per_item']:.0f} ms | "
+            f"{a['driver_cpu_ms_per_item']:.0f} ms | {row['ratio']:.2f}× | {b['items_per_hour']:.0f} | "
+            f"{a['items_per_hour']:.0f} | {'yes' if row['same_scores'] else 'NO'} |"
         )
     return lines
 

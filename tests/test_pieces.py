@@ -95,8 +95,8 @@ def test_spliced_tokens_equal_the_whole_strings_and_rarely_fall_back(name):
     texts = pieces.spliced + pieces.fallbacks
     print(f"{name}: {pieces.spliced} texts spliced, {pieces.fallbacks} fell back ({pieces.fallbacks / texts:.1%})")
     assert pieces.spliced >= 500  # the splice ran, not only the whole-string tokenizer
-    # Hypothesis favours paragraphs of a space or two, where a window finds no visible character to start after:
-    # about 8% of these fall back on SmolLM2 (1% on random paragraphs, none in a simulated run's prompts).
+    # Hypothesis favours short paragraphs without a single space between two words, where a join finds no word
+    # boundary: 0-4% of these texts fall back (none of a simulated run's 1,166 prompts did).
     assert pieces.fallbacks / texts < 0.15
 
 
@@ -109,6 +109,15 @@ def test_the_blank_line_before_a_letter_is_re_split_at_the_join():
     assert whole[: len(alone)] != alone  # naive concatenation would be wrong here
     pieces = PieceTokenizer(backend)
     assert pieces.encode(text)[0] == whole and pieces.spliced == 1
+
+
+def test_text_without_word_boundaries_falls_back_to_the_whole_string_and_counts_it():
+    backend = tokenizer_named("qwen-style").backend_tokenizer
+    pieces = PieceTokenizer(backend)
+    text = "灯塔守护者在风暴之夜点亮了灯。" * 8 + "\n\n他一直守到天亮。"
+    ids, offsets = pieces.encode(text)
+    assert ids == backend.encode(text, add_special_tokens=False).ids
+    assert (pieces.spliced, pieces.fallbacks) == (0, 1)
 
 
 TRACES = ["Hmm, the keeper.\n\nWait, the storm.", "<|im_end|> a trap.\n\n文字。\n\nThen </think>"]

@@ -104,15 +104,22 @@ def _vllm_span(answer: bytes, encoded: Encoded) -> list[Any] | None:
     returned = choices[0].prompt_token_ids
     if returned is not None and returned != encoded.ids:
         raise ScoringResponseError("the server's prompt_token_ids differ from the token ids sent")
+    sent = encoded.ids[first : last + 1]
+    if len(encoded.scored) == len(span):  # the span is contiguous: each entry's value for the token sent, in C
+        try:
+            found: list[Any] = list(map(dict.__getitem__, span, map(str, sent)))  # type: ignore[arg-type]
+            return [f.logprob if type(f) is _Logprob else f for f in found]
+        except (KeyError, TypeError):
+            pass  # a null entry or a missing token: found and named below
     values = []
     for j in encoded.scored:
         entry = span[j - first]
         if entry is None:
             raise ScoringResponseError(f"position {j} has no log-probabilities")
-        found = entry.get(str(encoded.ids[j]))
-        if found is None:
+        value = entry.get(str(encoded.ids[j]))
+        if value is None:
             raise ScoringResponseError(f"position {j} has no entry for the token sent (id {encoded.ids[j]})")
-        values.append(found.logprob if isinstance(found, _Logprob) else found)
+        values.append(value.logprob if isinstance(value, _Logprob) else value)
     return values
 
 

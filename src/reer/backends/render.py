@@ -90,12 +90,29 @@ def generation_prompt(tokenizer: Any, messages: Sequence[Message]) -> str:
     Templates of thinking models end the header with ``<think>``; the assistant text we append opens its
     own, so that trailing tag is removed (with the whitespace around the prompt, as the published code does).
     """
-    if not getattr(tokenizer, "chat_template", None):
-        return _bos(tokenizer) + _plain(messages) + "Assistant: "
+    template = getattr(tokenizer, "chat_template", None)
+    bos = getattr(tokenizer, "bos_token", None)
+    key = (id(tokenizer), template, bos, tuple((m["role"], m["content"]) for m in messages))
+    found = _RENDERED.get(key)
+    if found is not None and found[0] is tokenizer:
+        return found[1]
+    prompt = _render(tokenizer, messages) if template else _bos(tokenizer) + _plain(messages) + "Assistant: "
+    with _RENDERED_LOCK:  # every scoring prompt of an item has the same header: rendered once
+        _RENDERED[key] = (tokenizer, prompt)
+        if len(_RENDERED) > 1024:
+            del _RENDERED[next(iter(_RENDERED))]
+    return prompt
+
+
+_RENDERED: dict[tuple[Any, ...], tuple[Any, str]] = {}
+_RENDERED_LOCK = threading.Lock()
+
+
+def _render(tokenizer: Any, messages: Sequence[Message]) -> str:
     prompt = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
     if prompt.strip().endswith(_THINK):
         prompt = prompt.strip()[: -len(_THINK)]
-    return prompt
+    return str(prompt)
 
 
 def _bos(tokenizer: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import time
 from collections.abc import Callable
@@ -97,7 +96,6 @@ def synthesize(
 def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journal: Journal) -> None:
     """Search ``todo`` in this process, ``config.concurrency`` items at a time."""
     searcher = open_searcher(config)
-    gc.freeze()
     with ThreadPoolExecutor(config.concurrency, thread_name_prefix="reer-item") as pool:
         futures = [pool.submit(run_item, searcher, journal, p, t) for p, t in handed_over(todo)]
         try:
