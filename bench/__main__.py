@@ -204,7 +204,7 @@ def render(r: dict) -> str:
     if sc := r.get("scale"):
         lines += _scale_lines(sc)
     if dr := r.get("driver"):
-        lines += _driver_lines(dr)
+        lines += _driver_lines(dr, r.get("scale", {}).get("extrapolation", {}).get("node_items_per_hour"))
     if s := r.get("scoring"):
         lines += [
             "",
@@ -282,7 +282,7 @@ def _loops_lines(lp: dict) -> list[str]:
     return lines
 
 
-def _driver_lines(dr: dict) -> list[str]:
+def _driver_lines(dr: dict, node_items_per_hour: float | None) -> list[str]:
     lines = [
         "",
         f"The local driver's CPU per full-length item, this release against the previous one (`python -m bench "
@@ -302,6 +302,18 @@ def _driver_lines(dr: dict) -> list[str]:
             f"{a['driver_cpu_ms_per_item']:.0f} ms | {row['ratio']:.2f}× | {b['items_per_hour']:.0f} | "
             f"{a['items_per_hour']:.0f} | {'yes' if row['same_scores'] else 'NO'} |"
         )
+    if node_items_per_hour:
+        last = dr["levels"][-1]
+        busy = {
+            arm: node_items_per_hour * last[arm]["driver_cpu_ms_per_item"] / 1000 / 3600 for arm in ("before", "after")
+        }
+        lines += [
+            "",
+            f"At one 8-GPU node's rate in the extrapolation above ({node_items_per_hour:,.0f} items/hour), the "
+            f"local driver at {last['in_flight_items']} in flight is {busy['before']:.0%} busy before and "
+            f"{busy['after']:.0%} after: it saturates at {1 / busy['before']:.1f} nodes before and "
+            f"{1 / busy['after']:.1f} after.",
+        ]
     return lines
 
 

@@ -88,3 +88,18 @@ def test_the_finish_reason_tells_a_stop_string_from_the_end_of_the_sequence():
     assert _finish({"finish_reason": "stop", "stop_reason": None}, False, ("</think>",)) == "eos"  # vLLM
     assert _finish({"finish_reason": "stop"}, False, ()) == "eos"
     assert _finish({"finish_reason": "stop"}, True, ("</think>",)) == "stop"
+
+
+def test_requests_go_through_the_proxy_the_environment_names(monkeypatch):
+    import urllib3
+
+    from reer.backends.http import Traffic
+
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    proxied = Traffic(["http://judge.example/v1"], None, 4, 1.0, 1.0, 0).client
+    assert isinstance(proxied, urllib3.ProxyManager) and proxied.proxy.port == 3128
+    monkeypatch.setenv("NO_PROXY", "judge.example")
+    direct = Traffic(["http://judge.example/v1"], None, 4, 1.0, 1.0, 0).client
+    assert not isinstance(direct, urllib3.ProxyManager)

@@ -42,7 +42,7 @@ from reer.store.eval_store import Answer, EvalStore, Saved
 LIKELIHOOD = "likelihood"
 NAMES = (*BENCHMARKS, LIKELIHOOD)
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-_PACKAGES = ("torch", "transformers", "llama_cpp_python", "httpx", "peft", "trl")
+_PACKAGES = ("torch", "transformers", "llama_cpp_python", "urllib3", "peft", "trl")
 
 
 @dataclass
