@@ -62,7 +62,10 @@ ATOMS = [
 ]  # fmt: skip
 SEPARATORS = ["\n\n", "\n\n\n", " \n\n", "\n\n  ", "\n\n\t", "\n", "\n\n\n\n", "。\n\n", ".\n\n"]
 
-paragraphs = st.lists(st.sampled_from(ATOMS), min_size=1, max_size=40).map("".join)
+# Short paragraphs (headings, tags: not cut off, they stay with the piece before) and long ones (pieces).
+paragraphs = (
+    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=40) | st.lists(st.sampled_from(ATOMS), min_size=30, max_size=90)
+).map("".join)
 
 
 @st.composite
@@ -95,6 +98,7 @@ def test_spliced_tokens_equal_the_whole_strings_and_rarely_fall_back(name):
     texts = pieces.spliced + pieces.fallbacks
     print(f"{name}: {pieces.spliced} texts spliced, {pieces.fallbacks} fell back ({pieces.fallbacks / texts:.1%})")
     assert pieces.spliced >= 500  # the splice ran, not only the whole-string tokenizer
+    assert pieces.derived > 0  # and lines were spliced from the same lines with fewer newlines
     # Hypothesis favours short paragraphs without a single space between two words, where a join finds no word
     # boundary: 0-4% of these texts fall back (none of a simulated run's 1,166 prompts did).
     assert pieces.fallbacks / texts < 0.15
@@ -103,18 +107,23 @@ def test_spliced_tokens_equal_the_whole_strings_and_rarely_fall_back(name):
 def test_the_blank_line_before_a_letter_is_re_split_at_the_join():
     """The known trap: ``".\\n\\n"`` alone ends with one two-newline token, which a following letter splits."""
     backend = tokenizer_named("smollm2").backend_tokenizer
-    alone = backend.encode("The lamp was lit.\n\n", add_special_tokens=False).ids
-    text = "The lamp was lit.\n\nThe keeper slept."
+    alone = backend.encode("The lamp at the top of the tower was lit.\n\n", add_special_tokens=False).ids
+    text = "The lamp at the top of the tower was lit.\n\nThe keeper slept."
     whole = backend.encode(text, add_special_tokens=False).ids
     assert whole[: len(alone)] != alone  # naive concatenation would be wrong here
     pieces = PieceTokenizer(backend)
     assert pieces.encode(text)[0] == whole and pieces.spliced == 1
 
 
-def test_text_without_word_boundaries_falls_back_to_the_whole_string_and_counts_it():
+def test_a_join_with_no_word_boundary_near_it_falls_back_to_the_whole_string_and_counts_it():
+    """Text without spaces (Chinese) is not cut at all; a join whose piece before ends in many tokens without a word
+    boundary (emoji: three byte tokens each) finds none within reach, and the whole string is tokenized instead."""
     backend = tokenizer_named("qwen-style").backend_tokenizer
     pieces = PieceTokenizer(backend)
-    text = "灯塔守护者在风暴之夜点亮了灯。" * 8 + "\n\n他一直守到天亮。"
+    chinese = "灯塔守护者在风暴之夜点亮了灯。" * 8 + "\n\n他一直守到天亮。"
+    assert pieces.encode(chinese)[0] == backend.encode(chinese, add_special_tokens=False).ids
+    assert (pieces.spliced, pieces.fallbacks) == (0, 0)  # one piece: nothing to join
+    text = "The keeper wrote a line: " + "🦩🪼🫎" * 8 + "\n\nThen the dawn came over the sea."
     ids, offsets = pieces.encode(text)
     assert ids == backend.encode(text, add_special_tokens=False).ids
     assert (pieces.spliced, pieces.fallbacks) == (0, 1)

