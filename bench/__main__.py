@@ -5,6 +5,8 @@ python -m bench scale               # the simulated 20,000-item run (about two h
 python -m bench filters loops       # reer filter at 20,000 trajectories; the demo's loops under each penalty
 python -m bench scoring generation  # a subset
 REER_SCALE_ITEMS=512 python -m bench scale  # the simulated run, shorter
+REER_BASELINE_SRC=/tmp/before/src python -m bench driver  # driver CPU per item against a checkout of a release
+python -m bench ray-memory          # the Ray driver's peak memory over 20,000 items (about 40 minutes)
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from bench.roofline import matmul_peak
 from reer.backends.transformers_backend import TransformersBackend
 from reer.config import ModelConfig
 
-BENCHMARKS = ("scoring", "generation", "e2e", "server", "store", "report", "filters", "loops", "scale", "driver")
+BENCHMARKS = (
+    "scoring", "generation", "e2e", "server", "store", "report", "filters", "loops", "scale", "driver", "ray-memory",
+)  # fmt: skip
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -63,9 +67,11 @@ def main(selected: list[str]) -> None:
         "scale": lambda: scale.run(items=int(os.environ.get("REER_SCALE_ITEMS", "20000"))),
         # REER_BASELINE_SRC: another checkout's src (git worktree add /tmp/before v0.11.0)
         "driver": lambda: scale.driver(Path(os.environ["REER_BASELINE_SRC"])),
+        # every item of a DeepWriting-20K-sized run on Ray, for the driver's peak memory (about 40 minutes)
+        "ray-memory": lambda: scale.ray_memory(items=int(os.environ.get("REER_SCALE_ITEMS", "20000"))),
     }
     peak = matmul_peak()
-    for name in selected or [name for name in runs if name not in ("scale", "driver")]:
+    for name in selected or [name for name in runs if name not in ("scale", "driver", "ray-memory")]:
         print(f"\n== {name} ==", flush=True)
         results[name] = runs[name]() | {"measured": f"{date.today().isoformat()}, {machine()}"}
         print(json.dumps(results[name], indent=2), flush=True)
@@ -205,6 +211,8 @@ def render(r: dict) -> str:
         lines += _scale_lines(sc)
     if dr := r.get("driver"):
         lines += _driver_lines(dr, r.get("scale", {}).get("extrapolation", {}).get("node_items_per_hour"))
+    if rm := r.get("ray-memory"):
+        lines += _ray_memory_lines(rm)
     if s := r.get("scoring"):
         lines += [
             "",
@@ -283,38 +291,54 @@ def _loops_lines(lp: dict) -> list[str]:
 
 
 def _driver_lines(dr: dict, node_items_per_hour: float | None) -> list[str]:
+    nodes = "| nodes before it saturates |" if node_items_per_hour else "|"
     lines = [
         "",
-        f"The local driver's CPU per full-length item, this release against the previous one (`python -m bench "
+        f"The driver's CPU per full-length item, this release against the previous one (`python -m bench "
         f"driver`, `bench/scale.py`; measured {dr['measured']}): the same simulated vLLM server as above (latencies "
         f"÷ {dr['scale']:.0f}; scoring answers as vLLM 0.32 writes them, with the decoded token and the top "
-        "token), the same `reer synthesize` runs level by level, the previous release run from a checkout of it. "
-        "Start-up (about 3 s of CPU: torch and transformers load with the tokenizer) is included, spread over "
-        "the run's items.",
+        "token), the same `reer synthesize` runs level by level, the previous release run from a checkout of it "
+        "(on Ray, its workers too). Start-up (about 3 s of CPU: torch and transformers load with the tokenizer) "
+        "is included, spread over the run's items."
+        + (
+            f" *Nodes before it saturates*: how many 8-GPU nodes at the extrapolation's rate above "
+            f"({node_items_per_hour:,.0f} items/hour each) one driver process keeps busy (before → after)."
+            if node_items_per_hour
+            else ""
+        ),
         "",
-        "| items in flight | items | before: CPU per item | after | ratio | before: items/hour | after | same scores |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| driver | items in flight | items | before: CPU per item | after | ratio | before: items/hour | after "
+        f"| same scores {nodes}",
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if node_items_per_hour else ""),
     ]
-    for row in dr["levels"]:
+    rows = [("local", row) for row in dr["levels"]] + [
+        (f"Ray, {r['ray_workers']} workers", r) for r in dr.get("ray", [])
+    ]
+    for name, row in rows:
         b, a = row["before"], row["after"]
-        lines.append(
-            f"| {row['in_flight_items']} | {row['items']} | {b['driver_cpu_ms_per_item']:.0f} ms | "
-            f"{a['driver_cpu_ms_per_item']:.0f} ms | {row['ratio']:.2f}× | {b['items_per_hour']:.0f} | "
-            f"{a['items_per_hour']:.0f} | {'yes' if row['same_scores'] else 'NO'} |"
+        saturates = (
+            " → ".join(f"{3600 / (node_items_per_hour * arm['driver_cpu_ms_per_item'] / 1000):.1f}" for arm in (b, a))
+            + " |"
+            if node_items_per_hour
+            else ""
         )
-    if node_items_per_hour:
-        last = dr["levels"][-1]
-        busy = {
-            arm: node_items_per_hour * last[arm]["driver_cpu_ms_per_item"] / 1000 / 3600 for arm in ("before", "after")
-        }
-        lines += [
-            "",
-            f"At one 8-GPU node's rate in the extrapolation above ({node_items_per_hour:,.0f} items/hour), the "
-            f"local driver at {last['in_flight_items']} in flight is {busy['before']:.0%} busy before and "
-            f"{busy['after']:.0%} after: it saturates at {1 / busy['before']:.1f} nodes before and "
-            f"{1 / busy['after']:.1f} after.",
-        ]
+        lines.append(
+            f"| {name} | {row['in_flight_items']} | {row['items']} | {b['driver_cpu_ms_per_item']:.0f} ms | "
+            f"{a['driver_cpu_ms_per_item']:.0f} ms | {row['ratio']:.2f}× | {b['items_per_hour']:.0f} | "
+            f"{a['items_per_hour']:.0f} | {'yes' if row['same_scores'] else 'NO'} |{saturates}"
+        )
     return lines
+
+
+def _ray_memory_lines(rm: dict) -> list[str]:
+    return [
+        "",
+        f"A whole DeepWriting-20K-sized run on Ray (`python -m bench ray-memory`; measured {rm['measured']}): "
+        f"{rm['items']:,} items, {rm['ray_workers']} workers, {rm['in_flight_items']} in flight, texts "
+        f"{rm['text_length']:g} of full length, the same simulated server. The driver's peak memory "
+        f"{rm['peak_mb']:,.0f} MB; its CPU {rm['driver_cpu_ms_per_item']:.1f} ms per item; wall "
+        f"{rm['wall_s'] / 60:.0f} minutes; the run store {rm['store_mb']:,.0f} MB.",
+    ]
 
 
 def _scale_lines(sc: dict) -> list[str]:

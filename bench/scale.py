@@ -100,30 +100,58 @@ def run(
     }
 
 
-def driver(baseline: Path, levels: tuple[int, ...] = (1, 8, 32, 128), scale: float = 100.0) -> dict[str, Any]:
+def driver(
+    baseline: Path,
+    levels: tuple[int, ...] = (1, 8, 32, 128, 512),
+    ray_workers: tuple[int, ...] = (2, 4),
+    scale: float = 100.0,
+) -> dict[str, Any]:
     """The driver's CPU per full-length item, this checkout against ``baseline`` (another checkout's ``src``,
     e.g. a ``git worktree`` of the previous release), level by level against the same simulated server: 16 or
-    4 × level items per run, start-up included. Both arms must produce the same scores (checked)."""
-    rows = []
+    4 × level items per run, start-up included; then on Ray (64 in flight, 256 items; the workers run the same
+    checkout as their driver). Both arms must produce the same scores (checked)."""
+    rows, rays = [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        pairs = _pairs(root / "pairs.jsonl", max(16, 4 * max(levels)))
+        pairs = _pairs(root / "pairs.jsonl", max(256, 4 * max(levels)))
         with _simulated(scale) as url:
             config = _config(root / "config.yaml", f"{url}/v1")
             for level in levels:
                 count = max(16, 4 * level)
-                runs = {}
-                for arm, source in (("before", baseline), ("after", None)):
-                    out = root / f"{arm}-c{level}"
-                    runs[arm] = _synthesize(url, pairs, config, out, level, count, scale, source=source)
-                    runs[arm]["scores"] = _scores(out)
-                same = runs["before"].pop("scores") == runs["after"].pop("scores")
-                before, after = (runs[a]["driver_cpu_ms_per_item"] for a in ("before", "after"))
-                rows.append({"in_flight_items": level, "items": count, "before": runs["before"],
-                             "after": runs["after"], "ratio": before / after, "same_scores": same})  # fmt: skip
-                print(f"{level} in flight: {before:.0f} → {after:.0f} ms per item ({before / after:.2f}×), "
-                      f"same scores: {same}", flush=True)  # fmt: skip
-    return {"scale": scale, "baseline": str(baseline), "levels": rows}
+                runs = _both(baseline, root / f"c{level}", lambda out, source, level=level, count=count: _synthesize(
+                    url, pairs, config, out, level, count, scale, source=source))  # fmt: skip
+                rows.append(runs | {"in_flight_items": level, "items": count})
+            for workers in ray_workers:
+                runs = _both(baseline, root / f"ray{workers}", lambda out, source, workers=workers: _on_ray(
+                    url, pairs, config, out, workers, 64, 256, scale, source=source))  # fmt: skip
+                rays.append(runs | {"ray_workers": workers, "in_flight_items": 64, "items": 256})
+    return {"scale": scale, "baseline": str(baseline), "levels": rows, "ray": rays}
+
+
+def _both(baseline: Path, out: Path, arm_run: Any) -> dict[str, Any]:
+    """One run per arm (``arm_run(run directory, source)``), the previous release first; their ratio and whether
+    they agree."""
+    runs = {}
+    for arm, source in (("before", baseline), ("after", None)):
+        arm_out = out.with_name(f"{arm}-{out.name}")
+        runs[arm] = arm_run(arm_out, source) | {"scores": _scores(arm_out)}
+    same = runs["before"].pop("scores") == runs["after"].pop("scores")
+    before, after = (runs[a]["driver_cpu_ms_per_item"] for a in ("before", "after"))
+    print(f"{before:.0f} → {after:.0f} ms per item ({before / after:.2f}×), same scores: {same}", flush=True)
+    return {"before": runs["before"], "after": runs["after"], "ratio": before / after, "same_scores": same}
+
+
+def ray_memory(items: int = 20_000, workers: int = 2, length: float = 0.25, scale: float = 100.0) -> dict[str, Any]:
+    """Every item on Ray (64 in flight), for the driver's peak memory over a DeepWriting-20K-sized run: texts a
+    quarter of full length (full length takes several hours of this machine's 2 cores); the driver's memory
+    grows with the items it tracks, not with their length, which only the 64 in flight hold."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pairs = _pairs(root / "pairs.jsonl", items, length)
+        with _simulated(scale) as url:
+            config = _config(root / "config.yaml", f"{url}/v1")
+            result = _on_ray(url, pairs, config, root / "run", workers, 64, items, scale, length=length)
+            return result | {"store_mb": sum(p.stat().st_size for p in (root / "run").glob(f"{DB_NAME}*")) / 2**20}
 
 
 def _scores(run_dir: Path) -> list[Any]:
@@ -309,22 +337,38 @@ def _pace(run_dir: Path, scale: float, parts: int = 10) -> list[float]:
     return [count / (width * scale) * 3600 for count in counts]
 
 
-def _on_ray(url: str, pairs: Path, config: Path, out: Path, workers: int, level: int, count: int, scale: float):
-    """The same run on a local Ray cluster of ``workers`` worker processes; the driver is measured alone."""
+def _on_ray(
+    url: str,
+    pairs: Path,
+    config: Path,
+    out: Path,
+    workers: int,
+    level: int,
+    count: int,
+    scale: float,
+    source: Path | None = None,
+    length: float = 1.0,
+) -> dict[str, Any]:
+    """The same run on a local Ray cluster of ``workers`` worker processes; the driver is measured alone.
+    ``source``: another checkout's ``src`` for the driver and, through the cluster's environment, its workers."""
     port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="reer-ray-", dir="/tmp"))
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"} | ({"PYTHONPATH": str(source)} if source else {})
     head = subprocess.Popen(
         [Path(sys.executable).with_name("ray"), "start", "--head", "--block", "--port", str(port),
          "--node-ip-address", "127.0.0.1", "--num-cpus", str(workers), "--include-dashboard", "false",
          "--temp-dir", str(temp)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=source or REPO,
     )  # fmt: skip
     try:
         time.sleep(10)
         os.environ["RAY_AUTH_MODE"] = "disabled"
         per_worker = max(1, level // workers)
         address = f"127.0.0.1:{port}"
-        result = _synthesize(url, pairs, config, out, per_worker, count, scale, "--ray", address, workers=workers)
+        result = _synthesize(
+            url, pairs, config, out, per_worker, count, scale, "--ray", address, workers=workers, length=length,
+            source=source,
+        )  # fmt: skip
         return result | {"ray_workers": workers}
     finally:
         os.environ.pop("RAY_AUTH_MODE", None)

@@ -64,7 +64,8 @@ SEPARATORS = ["\n\n", "\n\n\n", " \n\n", "\n\n  ", "\n\n\t", "\n", "\n\n\n\n", "
 
 # Short paragraphs (headings, tags: not cut off, they stay with the piece before) and long ones (pieces).
 paragraphs = (
-    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=40) | st.lists(st.sampled_from(ATOMS), min_size=30, max_size=90)
+    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=40)
+    | st.lists(st.sampled_from(ATOMS), min_size=30, max_size=90)
 ).map("".join)
 
 

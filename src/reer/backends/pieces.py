@@ -190,7 +190,9 @@ class PieceTokenizer:
         if shorter is not None and shorter > last:
             bounds.append(shorter)
         bounds.append(len(text))
-        seen = sum(end - start for start, end in zip(bounds, bounds[1:], strict=False) if text[start:end] in self._cache)
+        seen = sum(
+            end - start for start, end in zip(bounds, bounds[1:], strict=False) if text[start:end] in self._cache
+        )
         if len(bounds) < 3 or 2 * seen < len(text):
             return None
         spliced = self._splice(text, bounds, derive=False)

@@ -203,7 +203,10 @@ def _specials(tokenizer: Any) -> re.Pattern[str] | None:
         strings = {token.content for token in added.values() if getattr(token, "special", False)}
         strings |= set(getattr(tokenizer, "all_special_tokens", []))
         ordered = sorted(strings, key=len, reverse=True)
-        found = _SPECIALS[id(tokenizer)] = (tokenizer, re.compile("|".join(map(re.escape, ordered))) if ordered else None)
+        found = _SPECIALS[id(tokenizer)] = (
+            tokenizer,
+            re.compile("|".join(map(re.escape, ordered))) if ordered else None,
+        )
     return found[1]
 
 
