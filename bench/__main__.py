@@ -294,10 +294,10 @@ def _driver_lines(dr: dict, node_items_per_hour: float | None) -> list[str]:
     nodes = "| nodes before it saturates |" if node_items_per_hour else "|"
     lines = [
         "",
-        f"The driver's CPU per full-length item, this release against the previous one (`python -m bench "
+        f"The driver's CPU per full-length item, this release against {dr['baseline']} (`python -m bench "
         f"driver`, `bench/scale.py`; measured {dr['measured']}): the same simulated vLLM server as above (latencies "
         f"÷ {dr['scale']:.0f}; scoring answers as vLLM 0.32 writes them, with the decoded token and the top "
-        "token), the same `reer synthesize` runs level by level, the previous release run from a checkout of it "
+        "token), the same `reer synthesize` runs level by level, the earlier release run from a checkout of it "
         "(on Ray, its workers too). Start-up (about 3 s of CPU: torch and transformers load with the tokenizer) "
         "is included, spread over the run's items."
         + (
@@ -317,7 +317,8 @@ def _driver_lines(dr: dict, node_items_per_hour: float | None) -> list[str]:
     for name, row in rows:
         b, a = row["before"], row["after"]
         saturates = (
-            " → ".join(f"{3600 / (node_items_per_hour * arm['driver_cpu_ms_per_item'] / 1000):.1f}" for arm in (b, a))
+            " "
+            + " → ".join(f"{3600 / (node_items_per_hour * arm['driver_cpu_ms_per_item'] / 1000):.1f}" for arm in (b, a))
             + " |"
             if node_items_per_hour
             else ""

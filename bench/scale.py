@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -125,7 +126,8 @@ def driver(
                 runs = _both(baseline, root / f"ray{workers}", lambda out, source, workers=workers: _on_ray(
                     url, pairs, config, out, workers, 64, 256, scale, source=source))  # fmt: skip
                 rays.append(runs | {"ray_workers": workers, "in_flight_items": 64, "items": 256})
-    return {"scale": scale, "baseline": str(baseline), "levels": rows, "ray": rays}
+    version = re.search(r'^version = "(.+)"', (baseline.parent / "pyproject.toml").read_text(), re.M)
+    return {"scale": scale, "baseline": version.group(1) if version else str(baseline), "levels": rows, "ray": rays}
 
 
 def _both(baseline: Path, out: Path, arm_run: Any) -> dict[str, Any]:

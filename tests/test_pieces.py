@@ -130,6 +130,44 @@ def test_a_join_with_no_word_boundary_near_it_falls_back_to_the_whole_string_and
     assert (pieces.spliced, pieces.fallbacks) == (0, 1)
 
 
+class _Counting:
+    """A tokenizer backend that keeps every text it is asked to tokenize."""
+
+    def __init__(self, backend: object) -> None:
+        self.backend, self.texts = backend, []
+
+    def encode(self, text: str, add_special_tokens: bool) -> object:
+        self.texts.append(text)
+        return self.backend.encode(text, add_special_tokens=add_special_tokens)
+
+
+def test_a_prompt_differing_in_one_segment_tokenizes_only_that_segment_and_its_joins():
+    """What makes splicing pay: an item's next scoring prompt, one thinking segment rewritten, tokenizes that
+    segment and the few words around its two joins; the instructions, the other segments and the reference are
+    found in the cache, and every other join is remembered."""
+    tokenizer = tokenizer_named("smollm2")
+    segments = [
+        "Hmm, the request wants a short story about a keeper who has been alone for a long time in his tower.",
+        "Wait, the reference opens with silence as a tenant, so the thinking should arrive at that image early.",
+        "Maybe the girl in the boat should be planned before the coffee tin, since the tin is her reason to come.",
+        "Let me see how the ending lands: the village always knew, which turns the loneliness into being cared for.",
+    ]
+    rewritten = "Alternatively, the girl could arrive first and the silence be described only after she has gone home."
+    texts = []
+    for thinking in (segments, [*segments[:2], rewritten, *segments[3:]]):
+        request = score_request("en", "Write a short story about a keeper.", "\n\n".join(thinking), LONG_REFERENCE)
+        texts.append(render.render_scored(tokenizer, request.messages, request.span)[0])
+    counting = _Counting(tokenizer.backend_tokenizer)
+    pieces = PieceTokenizer(counting)
+    pieces.encode(texts[0])
+    counting.texts.clear()
+    ids, _ = pieces.encode(texts[1])
+    assert ids == tokenizer.backend_tokenizer.encode(texts[1], add_special_tokens=False).ids
+    assert rewritten in "".join(counting.texts)
+    assert sum(map(len, counting.texts)) < len(rewritten) + 120  # the segment, and two windows of a few words
+    assert len(texts[1]) > 8 * len(rewritten)
+
+
 TRACES = ["Hmm, the keeper.\n\nWait, the storm.", "<|im_end|> a trap.\n\n文字。\n\nThen </think>"]
 
 

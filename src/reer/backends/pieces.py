@@ -3,8 +3,12 @@
 Every prompt of one item repeats most of the others: the instructions, the request, the reference and each
 unchanged thinking segment recur in every generation and scoring prompt of its search (about 50 per
 published-size item), and tokenizing them again was the driver's largest cost at scale (the byte-level
-pre-tokenizer: about 1.7 µs per token). So a text is cut into lines (after its newlines, before the next
-visible character), each distinct line or paragraph is tokenized once, and the prompt's ids are spliced.
+pre-tokenizer: about 1.7 µs per token). So a text is cut into pieces at line starts (after its newlines,
+before the next visible character), each distinct piece is tokenized once, and the prompt's ids are spliced.
+A short line (a tag, a heading: no word boundary far enough from its end) stays with the piece before it, so
+that the long lines are pieces of their own, found again in other prompts; and a piece never seen whose
+lines were (a generated segment, counted when it was generated, then in a prompt with a blank line after it
+and a tag before it) is spliced from them.
 
 A join is where tokenization can differ from the whole string's: ``".\\n\\n"`` alone ends with one
 two-newline token, but before a letter the pre-tokenizer splits those newlines differently. So each join is
@@ -13,10 +17,10 @@ far after it. A word boundary is a token starting with a single space between tw
 tokenizer family starts a pre-token (or, without one, a piece) there whatever surrounds it, and BPE is local
 to its final token boundaries (the merges on either side of a boundary are the merges of that side alone),
 so the window's tokens are the whole string's. They are also checked: its first two and last two tokens must
-be the pieces' own, at the same places. A join with no word boundary near it (text without spaces, as in
-Chinese) is tried once more with a wider window; if that fails too, the whole string is tokenized and the
-fall-back is counted (:attr:`PieceTokenizer.fallbacks`). A join between the same two pieces, decided inside
-the left one, is remembered.
+be the pieces' own, at the same places. A join with no word boundary near it is tried once more with a wider
+window; if that fails too, the whole string is tokenized and the fall-back is counted
+(:attr:`PieceTokenizer.fallbacks`). Text without spaces (Chinese) is not cut at all. A join between the same
+two pieces, decided inside the left one, is remembered: most joins of a prompt are lookups.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ _WORD = re.compile(r"\S \S")  # a word boundary: a single space between visible 
 _REACH = 16  # characters at least from a piece's last word boundary to its end: its joins' windows start in it
 _MARGINS = ((2, 8), (6, 32))  # (tokens, characters) each side of a join: the window, then the wider one
 _AGREE = 2  # tokens at each end of a window that must be the pieces' own
-_JOINS = 200_000  # joins remembered (each a few tokens)
+# Joins remembered: about a hundred per item in flight are reused; each holds its two pieces' texts (the bound
+# on their memory, about 50 MB, whatever the run's length).
+_JOINS = 50_000
 
 
 @dataclass(frozen=True)
