@@ -36,7 +36,9 @@ def _settle_for_many_threads() -> None:
     passes would otherwise walk those millions of objects again and again; and a thread that wants the GIL
     asks for it after 20 ms rather than 5: a hundred threads asking every 5 ms cost more context switches than
     work. Measured at 128 items in flight against simulated servers: the freeze saved 12% of the driver's CPU
-    per item, the longer interval 8% more; against real servers' latencies of seconds, 20 ms is no delay."""
+    per item, the longer interval 8% more; against real servers' latencies of seconds, 20 ms is no delay. The
+    collector also runs every 10,000 allocations instead of 700 (what dies young dies by reference counting): its
+    passes over the items in flight were 10% of the driver's CPU, now about 2.5%."""
     gc.freeze()
     gc.set_threshold(10_000, 50, 50)
     sys.setswitchinterval(max(sys.getswitchinterval(), 0.02))
