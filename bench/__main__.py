@@ -291,24 +291,25 @@ def _loops_lines(lp: dict) -> list[str]:
 
 
 def _driver_lines(dr: dict, node_items_per_hour: float | None) -> list[str]:
-    nodes = "| nodes before it saturates |" if node_items_per_hour else "|"
+    nodes = " nodes before it saturates |" if node_items_per_hour else ""
     lines = [
         "",
         f"The driver's CPU per full-length item, this release against {dr['baseline']} (`python -m bench "
         f"driver`, `bench/scale.py`; measured {dr['measured']}): the same simulated vLLM server as above (latencies "
         f"÷ {dr['scale']:.0f}; scoring answers as vLLM 0.32 writes them, with the decoded token and the top "
         "token), the same `reer synthesize` runs level by level, the earlier release run from a checkout of it "
-        "(on Ray, its workers too). Start-up (about 3 s of CPU: torch and transformers load with the tokenizer) "
-        "is included, spread over the run's items."
+        "(on Ray, its workers too). *Start-up included*: the process's whole CPU over the run's items. *At scale*: "
+        "without its start-up (the CPU it had spent when the server got its first request: torch and transformers "
+        "load with the tokenizer), which a 20,000-item run spreads to nothing."
         + (
             f" *Nodes before it saturates*: how many 8-GPU nodes at the extrapolation's rate above "
-            f"({node_items_per_hour:,.0f} items/hour each) one driver process keeps busy (before → after)."
+            f"({node_items_per_hour:,.0f} items/hour each) one driver process keeps busy at scale (before → after)."
             if node_items_per_hour
             else ""
         ),
         "",
-        f"| driver | items in flight | items | before: CPU per item | after | ratio | before: items/hour | after "
-        f"| same scores {nodes}",
+        "| driver | items in flight | items | CPU per item, start-up included: before → after | ratio | at scale: "
+        f"before → after | ratio | start-up CPU | same scores |{nodes}",
         "|---|---|---|---|---|---|---|---|---|" + ("---|" if node_items_per_hour else ""),
     ]
     rows = [("local", row) for row in dr["levels"]] + [
@@ -316,17 +317,17 @@ def _driver_lines(dr: dict, node_items_per_hour: float | None) -> list[str]:
     ]
     for name, row in rows:
         b, a = row["before"], row["after"]
+        steady = [arm.get("driver_cpu_ms_per_item_after_startup", arm["driver_cpu_ms_per_item"]) for arm in (b, a)]
         saturates = (
-            " "
-            + " → ".join(f"{3600 / (node_items_per_hour * arm['driver_cpu_ms_per_item'] / 1000):.1f}" for arm in (b, a))
-            + " |"
+            " " + " → ".join(f"{3600 / (node_items_per_hour * ms / 1000):.1f}" for ms in steady) + " |"
             if node_items_per_hour
             else ""
         )
         lines.append(
-            f"| {name} | {row['in_flight_items']} | {row['items']} | {b['driver_cpu_ms_per_item']:.0f} ms | "
-            f"{a['driver_cpu_ms_per_item']:.0f} ms | {row['ratio']:.2f}× | {b['items_per_hour']:.0f} | "
-            f"{a['items_per_hour']:.0f} | {'yes' if row['same_scores'] else 'NO'} |{saturates}"
+            f"| {name} | {row['in_flight_items']} | {row['items']} | {b['driver_cpu_ms_per_item']:.0f} → "
+            f"{a['driver_cpu_ms_per_item']:.0f} ms | {row['ratio']:.2f}× | {steady[0]:.0f} → {steady[1]:.0f} ms | "
+            f"{steady[0] / steady[1]:.2f}× | {b.get('startup_cpu_s', 0):.1f} → {a.get('startup_cpu_s', 0):.1f} s | "
+            f"{'yes' if row['same_scores'] else 'NO'} |{saturates}"
         )
     return lines
 

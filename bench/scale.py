@@ -139,7 +139,12 @@ def _both(baseline: Path, out: Path, arm_run: Any) -> dict[str, Any]:
         runs[arm] = arm_run(arm_out, source) | {"scores": _scores(arm_out)}
     same = runs["before"].pop("scores") == runs["after"].pop("scores")
     before, after = (runs[a]["driver_cpu_ms_per_item"] for a in ("before", "after"))
-    print(f"{before:.0f} → {after:.0f} ms per item ({before / after:.2f}×), same scores: {same}", flush=True)
+    steady = [runs[a]["driver_cpu_ms_per_item_after_startup"] for a in ("before", "after")]
+    print(
+        f"{before:.0f} → {after:.0f} ms per item ({before / after:.2f}×); at scale {steady[0]:.0f} → {steady[1]:.0f} "
+        f"ms ({steady[0] / steady[1]:.2f}×); same scores: {same}",
+        flush=True,
+    )
     return {"before": runs["before"], "after": runs["after"], "ratio": before / after, "same_scores": same}
 
 
@@ -236,10 +241,12 @@ def _synthesize(
     ``source``: another checkout's ``src`` instead of this one."""
     httpx.post(f"{url}/reset", params={"length": length})
     command = ["synthesize", str(pairs), "-o", str(out), "-c", str(config), "--concurrency", str(level)]
-    measured = measure_reer([*command, "--limit", str(count), *extra], source)
+    samples: list[tuple[float, float]] = []
+    measured = measure_reer([*command, "--limit", str(count), *extra], source, samples)
     stats = httpx.get(f"{url}/stats", timeout=60).json()
     server_s, item_s = stats["server_seconds"], stats["item_seconds"]
     wall = measured["wall_s"]
+    startup = _cpu_at(samples, stats["first_request"])
     return {
         "in_flight_items": level * workers,
         "items": count,
@@ -250,15 +257,20 @@ def _synthesize(
         "theoretical_items_per_hour": min(level * workers, SLOTS) / (server_s / count * scale) * 3600,
         "driver_share": (item_s - server_s) / item_s,
         "driver_cpu_ms_per_item": measured["cpu_s"] / count * 1000,
+        "startup_cpu_s": startup,
+        "driver_cpu_ms_per_item_after_startup": (measured["cpu_s"] - startup) / count * 1000,
         "server_s_per_item": server_s / count,
         "commits_per_s": count * (2 + stats["requests"]["generate"] / count) / wall,
     }
 
 
-def measure_reer(args: list[str], source: Path | None = None) -> dict[str, Any]:
+def measure_reer(
+    args: list[str], source: Path | None = None, samples: list[tuple[float, float]] | None = None
+) -> dict[str, Any]:
     """``reer ARGS`` to its end: wall time, CPU time and peak memory of that process alone. The peak is its
     VmHWM, sampled until it exits: a forked child's ru_maxrss starts at its parent's size. ``source``: another
-    checkout's ``src`` to run instead of this one (a baseline)."""
+    checkout's ``src`` to run instead of this one (a baseline). ``samples`` gets (``time.monotonic()``, its CPU
+    seconds so far) every 50 ms."""
     before = _children_cpu()  # nothing else is reaped while this runs
     started = time.perf_counter()
     command = [sys.executable, "-m", "reer"] if source else [Path(sys.executable).with_name("reer")]
@@ -267,11 +279,14 @@ def measure_reer(args: list[str], source: Path | None = None) -> dict[str, Any]:
         [*command, *args], cwd=source or REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     peak_kb = 0
-    status_file = Path(f"/proc/{process.pid}/status")
+    status_file, stat_file = Path(f"/proc/{process.pid}/status"), Path(f"/proc/{process.pid}/stat")
+    samples = [] if samples is None else samples
     while process.poll() is None:
         try:
             hwm = next(line for line in status_file.read_text().splitlines() if line.startswith("VmHWM"))
             peak_kb = max(peak_kb, int(hwm.split()[1]))
+            user, system = stat_file.read_text().rsplit(")", 1)[1].split()[11:13]
+            samples.append((time.monotonic(), (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")))
         except (OSError, StopIteration):
             pass
         time.sleep(0.05)
@@ -279,6 +294,12 @@ def measure_reer(args: list[str], source: Path | None = None) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"reer {' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
     return {"wall_s": wall, "cpu_s": _children_cpu() - before, "peak_mb": peak_kb / 1024}
+
+
+def _cpu_at(samples: list[tuple[float, float]], moment: float | None) -> float:
+    """The process's CPU seconds by ``moment`` (the last sample before it): its start-up, where ``moment`` is the
+    server's first request."""
+    return max((cpu for at, cpu in samples if moment is not None and at <= moment), default=0.0)
 
 
 def _children_cpu() -> float:

@@ -15,7 +15,8 @@ Requests beyond ``--slots`` queue at the server, as on vLLM.
 The server also keeps, per item (recognised by the ``keeper NNNNN`` marker in the query), the union of the
 intervals during which one of its requests was at the server: an item's *server time*. Everything else of
 an item's life (from its first request to its last answer) is time the driver added.
-``GET /stats`` returns the totals; ``POST /reset`` clears them.
+``GET /stats`` returns the totals and when the first request came (``time.monotonic()``, which another process
+on this machine reads alike); ``POST /reset`` clears them.
 
 python -m bench.sim_server PORT --scale 100 --slots 256
 """
@@ -63,6 +64,7 @@ class Simulation:
         self.intervals: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self.requests = {"generate": 0, "score": 0}
         self.simulated = {"generate": 0.0, "score": 0.0}
+        self.first: float | None = None  # time.monotonic() of the first request: the driver's start-up ends there
 
     def item(self, ids: list[int]) -> str:
         found = MARKER.search(self.tokenizer.decode(ids[:600]))
@@ -71,13 +73,15 @@ class Simulation:
     async def handle(self, request: Request) -> Response:
         body = json.loads(await request.body())
         ids = body["prompt"]
+        batch = ids if ids and isinstance(ids[0], list) else [ids]  # vLLM takes several prompts in one request
         arrived = time.monotonic()
-        item = self.item(ids)
+        self.first = self.first or arrived
+        item = self.item(batch[0])
         kind = "score" if body.get("prompt_logprobs") else "generate"
         async with self.slots:
             if kind == "score":
-                seconds = SCORE_BASE + len(ids) / PREFILL_TOK_S
-                answer = _scored(ids)
+                seconds = SCORE_BASE + sum(map(len, batch)) / PREFILL_TOK_S
+                answer = _scored(batch)
             else:
                 texts = [_text(body, k, self.length) for k in range(body.get("n", 1))]
                 seconds = TTFT + max(len(t.split()) for t in texts) / DECODE_TOK_S
@@ -103,6 +107,7 @@ class Simulation:
             "simulated_seconds": self.simulated,
             "server_seconds": busy,
             "item_seconds": span,
+            "first_request": self.first,
         }
 
 
@@ -125,24 +130,26 @@ def _generated(texts: list[str], prompt_tokens: int) -> bytes:
     return json.dumps({"object": "text_completion", "model": "sim", "choices": choices, "usage": usage}).encode()
 
 
-def _scored(ids: list[int]) -> bytes:
-    """vLLM's prompt_logprobs as vLLM 0.32 writes them: null first, then per position a dict keyed by token id
-    with the sent token (its log-probability, rank and decoded text) and, where it is not the top token, the
-    top one as well (``prompt_logprobs: 1``)."""
-    rng = random.Random(hash(tuple(ids[-64:])))
-    entries = []
-    for i in ids[1:]:
-        lp = -rng.expovariate(1.2)
-        if lp > -0.7:  # the sent token is the top one
-            entries.append(f'{{"{i}":{{"logprob":{lp!r},"rank":1,"decoded_token":" keeper"}}}}')
-        else:
-            top = f'"{(i * 7) % 49152}":{{"logprob":-0.6931471805599453,"rank":1,"decoded_token":" the"}}'
-            rank = rng.randint(2, 400)
-            entries.append(f'{{"{i}":{{"logprob":{lp!r},"rank":{rank},"decoded_token":" light"}},{top}}}')
-    choice = f'{{"index":0,"text":"x","finish_reason":"length","prompt_token_ids":{json.dumps(ids)},'
-    choice += f'"prompt_logprobs":[null,{",".join(entries)}]}}'
-    usage = json.dumps({"prompt_tokens": len(ids), "completion_tokens": 1})
-    return f'{{"object":"text_completion","model":"sim","choices":[{choice}],"usage":{usage}}}'.encode()
+def _scored(batch: list[list[int]]) -> bytes:
+    """vLLM's prompt_logprobs as vLLM 0.32 writes them, a choice per prompt: null first, then per position a dict
+    keyed by token id with the sent token (its log-probability, rank and decoded text) and, where it is not the
+    top token, the top one as well (``prompt_logprobs: 1``)."""
+    choices = []
+    for index, ids in enumerate(batch):
+        rng = random.Random(hash(tuple(ids[-64:])))
+        entries = []
+        for i in ids[1:]:
+            lp = -rng.expovariate(1.2)
+            if lp > -0.7:  # the sent token is the top one
+                entries.append(f'{{"{i}":{{"logprob":{lp!r},"rank":1,"decoded_token":" keeper"}}}}')
+            else:
+                top = f'"{(i * 7) % 49152}":{{"logprob":-0.6931471805599453,"rank":1,"decoded_token":" the"}}'
+                rank = rng.randint(2, 400)
+                entries.append(f'{{"{i}":{{"logprob":{lp!r},"rank":{rank},"decoded_token":" light"}},{top}}}')
+        choice = f'{{"index":{index},"text":"x","finish_reason":"length","prompt_token_ids":{json.dumps(ids)},'
+        choices.append(choice + f'"prompt_logprobs":[null,{",".join(entries)}]}}')
+    usage = json.dumps({"prompt_tokens": sum(map(len, batch)), "completion_tokens": len(batch)})
+    return f'{{"object":"text_completion","model":"sim","choices":[{",".join(choices)}],"usage":{usage}}}'.encode()
 
 
 def app(scale: float, slots: int) -> Starlette:

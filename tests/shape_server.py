@@ -2,7 +2,8 @@
 (`../shared/SERVERS.md`), with log-probabilities computed by the real embedded model — and faults on demand.
 
 Run as ``python tests/shape_server.py PORT``. ``POST /control`` with ``{"fault": NAME, "times": N}`` makes
-the next N scoring requests misbehave: ``wrong-id``, ``null``, ``short``, ``500``, ``429`` (Retry-After: 1)
+the next N scoring requests misbehave: ``wrong-id``, ``null``, ``short``, ``missing-choice`` (one choice
+fewer than prompts), ``500``, ``429`` (Retry-After: 1)
 or ``hang`` (sleeps 30 s); ``{"order": "first"|"last"}`` puts the sent token first or last among a
 position's keys (vLLM changed this between versions).
 """
@@ -33,7 +34,16 @@ def logprobs(ids: list[int]) -> torch.Tensor:
     return torch.cat([torch.zeros_like(logits[:1]), torch.log_softmax(logits[:-1], dim=-1)])
 
 
-def vllm_answer(ids: list[int], fault: str | None) -> dict:
+def vllm_answer(prompt: list[int] | list[list[int]], fault: str | None) -> dict:
+    """A choice per prompt, in order: vLLM takes one prompt or a list of them."""
+    batch = prompt if prompt and isinstance(prompt[0], list) else [prompt]
+    choices = [vllm_choice(index, ids, fault) for index, ids in enumerate(batch)]  # type: ignore[arg-type]
+    if fault == "missing-choice":
+        choices = choices[:-1]
+    return {"choices": choices, "usage": {"prompt_tokens": sum(map(len, batch)), "completion_tokens": len(batch)}}
+
+
+def vllm_choice(index: int, ids: list[int], fault: str | None) -> dict:
     table = logprobs(ids)
     entries: list[dict | None] = [None]
     for j in range(1, len(ids)):
@@ -49,8 +59,7 @@ def vllm_answer(ids: list[int], fault: str | None) -> dict:
         entries[-2] = None
     if fault == "short":
         entries = entries[:-1]
-    choice = {"index": 0, "text": "x", "prompt_token_ids": returned, "prompt_logprobs": entries}
-    return {"choices": [choice], "usage": {"prompt_tokens": len(ids), "completion_tokens": 1}}
+    return {"index": index, "text": "x", "prompt_token_ids": returned, "prompt_logprobs": entries}
 
 
 def sglang_answer(ids: list[int], start: int, fault: str | None) -> dict:

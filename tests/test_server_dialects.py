@@ -1,6 +1,7 @@
 """The `vllm` and `sglang` scoring dialects and the traffic rules, against a real HTTP server of ours that
 answers in exactly those servers' documented shapes with the embedded model's log-probabilities."""
 
+import json
 import subprocess
 import sys
 import time
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 from reer.backends import ScoreRequest, load_backend
-from reer.backends.dialects import ScoringResponseError
+from reer.backends.dialects import ScoringResponseError, read_logprobs
 from reer.backends.http import ServerError
+from reer.backends.openai_backend import PROMPTS_PER_REQUEST
+from reer.backends.render import Encoded
 from reer.config import JudgeConfig, ModelConfig, ReerConfig, SearchConfig
 from reer.records import Pair
 from reer.search.runner import synthesize
@@ -82,6 +85,51 @@ def test_a_response_that_does_not_line_up_is_an_error_never_a_score(shape_server
     control(shape_server, fault=fault, times=1)
     with pytest.raises(ScoringResponseError, match=message):
         load_backend(served(shape_server, dialect), "score").score([REQUEST])
+
+
+@needs_embedded
+def test_vllm_scores_a_batch_in_one_request_each_prompt_as_it_scores_alone(shape_server, expected):
+    content = "<think>\nThe lamp, then the storm.\n</think>\n\n" + LONG_REFERENCE
+    other = ScoreRequest(
+        messages=[REQUEST.messages[0], {"role": "assistant", "content": content}],
+        span=(content.index(LONG_REFERENCE), len(content)),
+    )
+    backend = load_backend(served(shape_server, "vllm"), "score")
+    alone = backend.score([other])[0]
+    before = control(shape_server)
+    together = backend.score([REQUEST, other, REQUEST])
+    assert control(shape_server) - before == 1  # one request for the three prompts
+    for result, single in zip(together, [expected, alone, expected], strict=True):
+        assert result.tokens == single.tokens and result.context_tokens == single.context_tokens
+        assert np.max(np.abs(np.subtract(result.token_logprobs, single.token_logprobs))) < 1e-3
+    assert together[0].token_logprobs != together[1].token_logprobs  # each prompt read from its own choice
+
+    before = control(shape_server)
+    assert len(backend.score([REQUEST] * (PROMPTS_PER_REQUEST + 1))) == PROMPTS_PER_REQUEST + 1
+    assert control(shape_server) - before == 2  # a long list goes in parts, which run at once
+
+    control(shape_server, fault="missing-choice", times=1)
+    with pytest.raises(ScoringResponseError, match="2 choices, 3 expected"):
+        backend.score([REQUEST, other, REQUEST])
+
+
+def test_a_vllm_answer_read_by_choice_index_and_one_with_bare_numbers_read_whole():
+    """Choices are matched to prompts by their index; a position's values as bare numbers (not vLLM's objects) are
+    not read by the fast path, but whole, to the same values."""
+    batch = [
+        Encoded(ids=[1, 5, 7, 9], scored=[2, 3], tokens=["a", "b"]),
+        Encoded(ids=[1, 4, 6], scored=[1, 2], tokens=["c", "d"]),
+    ]
+
+    def answer(value):  # value(logprob) -> what the server writes for one token
+        entries = [[None, {"5": value(-3.0)}, {"7": value(-0.5), "2": value(-0.1)}, {"9": value(-0.25)}],
+                   [None, {"4": value(-1.5)}, {"6": value(-2.0)}]]  # fmt: skip
+        choices = [{"index": k, "prompt_logprobs": entries[k], "prompt_token_ids": batch[k].ids} for k in (1, 0)]
+        return json.dumps({"choices": choices}).encode()
+
+    expected = [[-0.5, -0.25], [-1.5, -2.0]]
+    assert read_logprobs("vllm", answer(lambda v: {"logprob": v, "rank": 1}), batch, None) == expected
+    assert read_logprobs("vllm", answer(lambda v: v), batch, None) == expected
 
 
 @needs_embedded

@@ -81,7 +81,13 @@ def test_both_scoring_dialects_equal_the_in_process_scores(vllm, smollm, dialect
         ScoreRequest(messages=CHAT, span=(CONTENT.index(REFERENCE), len(CONTENT))),
         ScoreRequest(messages=chat, span=(content.index(story), len(content))),
     ]
-    served_scores = load_backend(served(vllm.url, scoring=dialect), "score", "scorer").score(requests)
+    backend = load_backend(served(vllm.url, scoring=dialect), "score", "scorer")
+    sent = []
+    post = backend.traffic.post
+    backend.traffic.post = lambda path, body, **options: sent.append(body) or post(path, body, **options)
+    served_scores = backend.score(requests)
+    # vLLM takes both prompts in one request and answers a choice for each; llama.cpp-style echo, one each
+    assert len(sent) == (1 if dialect == "vllm" else 2)
     local = smollm.score(requests)
     for server, here in zip(served_scores, local, strict=True):
         assert server.tokens == here.tokens and server.context_tokens == here.context_tokens

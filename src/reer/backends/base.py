@@ -75,7 +75,7 @@ class ScoreRequest:
 @dataclass(frozen=True)
 class ScoreResult:
     token_logprobs: list[float]
-    tokens: list[str] = field(default_factory=list)
+    tokens: Sequence[str] = field(default_factory=list)
     context_tokens: int = 0
 
 

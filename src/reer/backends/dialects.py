@@ -1,8 +1,10 @@
 """Prompt log-probabilities from inference servers, in the three shapes they come in (``docs/deployment.md``).
 
-Each dialect builds the request for one tokenized string and reads back the natural log-probability of
-every scored token. Every response is checked — as many positions as tokens sent, the server's token ids
-(or token texts) equal to ours, a finite value ≤ 0 at every scored position — and anything else raises
+Each dialect builds the request for tokenized strings and reads back the natural log-probability of every
+scored token. vLLM takes several prompts in one request and answers a choice per prompt: the candidates of one
+search step go together (a third of an item's requests fewer). The others take one prompt per request. Every
+response is checked — a choice per prompt, as many positions as tokens sent, the server's token ids (or token
+texts) equal to ours, a finite value ≤ 0 at every scored position — and anything else raises
 :class:`ScoringResponseError`: never a sentinel score.
 
 vLLM answers with an entry for every prompt position (about 2,300 for a published-size scoring prompt, a
@@ -13,6 +15,7 @@ bytes (``msgspec``). Decoding them all was a fifth of the driver's time per item
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -29,11 +32,16 @@ class ScoringResponseError(ValueError):
     """A server's log-probabilities do not line up with what was sent: the item fails with this reason."""
 
 
-def request_body(dialect: Dialect, model: str, encoded: Encoded) -> tuple[str, dict[str, Any], bool]:
-    """(path, JSON body, whether the path is under the server root rather than ``/v1``)."""
+def request_body(dialect: Dialect, model: str, batch: Sequence[Encoded]) -> tuple[str, dict[str, Any], bool]:
+    """(path, JSON body, whether the path is under the server root rather than ``/v1``) for ``batch``: one
+    prompt, or several in the vllm dialect."""
     if dialect == "vllm":
-        body = {"prompt": encoded.ids, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 1}
+        prompt = batch[0].ids if len(batch) == 1 else [encoded.ids for encoded in batch]
+        body: dict[str, Any] = {"prompt": prompt, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 1}
         return "/completions", {"model": model, **body, "return_token_ids": True}, False
+    if len(batch) != 1:
+        raise ValueError(f"the {dialect} dialect sends one prompt per request, not {len(batch)}")
+    encoded = batch[0]
     if dialect == "echo":  # text, not ids: llama-cpp-python's server takes strings only; the tokens are checked
         body = {"prompt": encoded.text, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0}
         return "/completions", {"model": model, **body}, False
@@ -43,25 +51,28 @@ def request_body(dialect: Dialect, model: str, encoded: Encoded) -> tuple[str, d
     return "/generate", {**body, "logprob_start_len": start}, True
 
 
-def read_logprobs(dialect: Dialect, answer: bytes, encoded: Encoded, bos_id: int | None) -> list[float]:
-    """The log-probability of each scored token of ``encoded`` in the server's ``answer``, checked against what
-    was sent."""
-    values = _vllm_span(answer, encoded) if dialect == "vllm" else None
-    if values is not None:
-        return _all_checked(values, encoded)
-    response = parse_json(answer, "the server")
+def read_logprobs(dialect: Dialect, answer: bytes, batch: Sequence[Encoded], bos_id: int | None) -> list[list[float]]:
+    """Per prompt of ``batch``, the log-probability of each scored token in the server's ``answer``, checked
+    against what was sent."""
+    values = _vllm_spans(answer, batch) if dialect == "vllm" else None
+    if values is None:
+        values = _read_whole(dialect, parse_json(answer, "the server"), batch, bos_id)
+    return [_all_checked(found, encoded) for found, encoded in zip(values, batch, strict=True)]
+
+
+def _read_whole(dialect: Dialect, response: Any, batch: Sequence[Encoded], bos_id: int | None) -> list[list[Any]]:
     try:
         if dialect == "vllm":
-            values = _vllm(response["choices"][0], encoded)
-        elif dialect == "echo":
-            values = _echo(response, encoded, bos_id)
-        else:
-            values = _sglang(response, encoded)
-    except (KeyError, IndexError, TypeError) as exc:
+            choices = sorted(response["choices"], key=lambda choice: choice.get("index", 0))
+            _same_count(len(choices), len(batch))
+            return [_vllm(choice, encoded) for choice, encoded in zip(choices, batch, strict=True)]
+        if dialect == "echo":
+            return [_echo(response, batch[0], bos_id)]
+        return [_sglang(response, batch[0])]
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ScoringResponseError(
             f"the {dialect} response lacks {exc!r}: is the model's `scoring` dialect right?"
         ) from exc
-    return _all_checked(values, encoded)
 
 
 def _all_checked(values: list[Any], encoded: Encoded) -> list[float]:
@@ -79,6 +90,7 @@ class _Logprob(msgspec.Struct):
 
 class _Choice(msgspec.Struct):
     prompt_logprobs: list[msgspec.Raw]
+    index: int = 0
     prompt_token_ids: list[int] | None = None
 
 
@@ -87,28 +99,38 @@ class _Answer(msgspec.Struct):
 
 
 _ANSWER = msgspec.json.Decoder(_Answer)
-_SPAN = msgspec.json.Decoder(list[dict[str, _Logprob | float] | None])
+# Each position's tokens as objects: a server that writes bare numbers instead is read whole, by :func:`_vllm`
+# (a union with floats here cost a fifth more per span).
+_SPAN = msgspec.json.Decoder(list[dict[str, _Logprob] | None])
 
 
-def _vllm_span(answer: bytes, encoded: Encoded) -> list[Any] | None:
-    """:func:`_vllm`, decoding only the scored positions' entries; ``None`` for an answer it cannot read so
-    (one that is not JSON as msgspec reads it, or not of vLLM's shape), which is then read whole."""
+def _vllm_spans(answer: bytes, batch: Sequence[Encoded]) -> list[list[Any]] | None:
+    """:func:`_vllm` for each prompt, decoding only the scored positions' entries; ``None`` for an answer it cannot
+    read so (one that is not JSON as msgspec reads it, or not of vLLM's shape), which is then read whole."""
     try:
-        choices = _ANSWER.decode(answer).choices
-        entries = choices[0].prompt_logprobs
-        first, last = encoded.scored[0], encoded.scored[-1]
+        choices = sorted(_ANSWER.decode(answer).choices, key=lambda choice: choice.index)
+    except msgspec.DecodeError:
+        return None
+    _same_count(len(choices), len(batch))
+    spans = [_vllm_span(choice, encoded) for choice, encoded in zip(choices, batch, strict=True)]
+    return None if None in spans else spans  # type: ignore[return-value]
+
+
+def _vllm_span(choice: _Choice, encoded: Encoded) -> list[Any] | None:
+    entries = choice.prompt_logprobs
+    first, last = encoded.scored[0], encoded.scored[-1]
+    try:
         span = _SPAN.decode(b"[" + b",".join(entries[first : last + 1]) + b"]")
-    except (msgspec.DecodeError, IndexError):
+    except msgspec.DecodeError:
         return None
     _same_length(len(entries), len(encoded.ids))
-    returned = choices[0].prompt_token_ids
+    returned = choice.prompt_token_ids
     if returned is not None and returned != encoded.ids:
         raise ScoringResponseError("the server's prompt_token_ids differ from the token ids sent")
     sent = encoded.ids[first : last + 1]
     if len(encoded.scored) == len(span):  # the span is contiguous: each entry's value for the token sent, in C
         try:
-            found: list[Any] = list(map(dict.__getitem__, span, map(str, sent)))  # type: ignore[arg-type]
-            return [f.logprob if type(f) is _Logprob else f for f in found]
+            return [found.logprob for found in map(dict.__getitem__, span, map(str, sent))]  # type: ignore[arg-type]
         except (KeyError, TypeError):
             pass  # a null entry or a missing token: found and named below
     values = []
@@ -119,7 +141,7 @@ def _vllm_span(answer: bytes, encoded: Encoded) -> list[Any] | None:
         value = entry.get(str(encoded.ids[j]))
         if value is None:
             raise ScoringResponseError(f"position {j} has no entry for the token sent (id {encoded.ids[j]})")
-        values.append(value.logprob if isinstance(value, _Logprob) else value)
+        values.append(value.logprob)
     return values
 
 
@@ -178,6 +200,11 @@ def _sglang(response: Any, encoded: Encoded) -> list[Any]:
             raise ScoringResponseError(f"position {j}: the server has token id {token_id}, we sent {encoded.ids[j]}")
         values.append(value)
     return values
+
+
+def _same_count(choices: int, prompts: int) -> None:
+    if choices != prompts:
+        raise ScoringResponseError(f"the server returned {choices} choices, {prompts} expected (one per prompt sent)")
 
 
 def _same_length(positions: int, sent: int) -> None:

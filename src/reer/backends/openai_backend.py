@@ -32,6 +32,10 @@ from reer.config import DEFAULT_CONTEXT, ModelConfig
 from reer.errors import BackendError, ConfigError, ModelNotFoundError
 
 Result = TypeVar("Result")
+# Prompts vLLM scores in one request: a search step's candidates (``num_expansion``, 2 by default) travel together,
+# which saves the driver a request and a thread per candidate; an evaluation's chunk is split so that several
+# requests still run at once.
+PROMPTS_PER_REQUEST = 8
 
 
 class OpenAIBackend:
@@ -70,7 +74,11 @@ class OpenAIBackend:
         return self._each(self._chat if self.config.chat_only else self._complete, requests)
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult]:
-        return self._each(self._score, requests)
+        """vLLM scores up to ``PROMPTS_PER_REQUEST`` prompts in one request (a search step's candidates go together);
+        the other dialects one per request, in parallel."""
+        size = PROMPTS_PER_REQUEST if self.config.scoring == "vllm" else 1
+        batches = [requests[k : k + size] for k in range(0, len(requests), size)]
+        return [result for batch in self._each(self._score, batches) for result in batch]
 
     def _each(self, one: Callable[[Any], Result], requests: Sequence[Any]) -> list[Result]:
         """``one`` over the requests: the first in the calling thread, the others in the pool, each in a copy
@@ -154,12 +162,15 @@ class OpenAIBackend:
             tokens = self.count(text)
         return Generation(text, tokens, _finish(choice, stopped, stops))
 
-    def _score(self, request: ScoreRequest) -> ScoreResult:
-        encoded = encode(self.tokenizer, request)
+    def _score(self, batch: Sequence[ScoreRequest]) -> list[ScoreResult]:
+        encoded = [encode(self.tokenizer, request) for request in batch]
         path, body, root = request_body(self.config.scoring, self.config.model, encoded)
         answer = self.traffic.post(path, body, root=root, parse=False)
-        logprobs = read_logprobs(self.config.scoring, answer, encoded, self.tokenizer.bos_token_id)
-        return ScoreResult(token_logprobs=logprobs, tokens=encoded.tokens, context_tokens=encoded.scored[0])
+        values = read_logprobs(self.config.scoring, answer, encoded, self.tokenizer.bos_token_id)
+        return [
+            ScoreResult(token_logprobs=logprobs, tokens=one.tokens, context_tokens=one.scored[0])
+            for logprobs, one in zip(values, encoded, strict=True)
+        ]
 
 
 def _traffic(config: ModelConfig) -> Traffic:

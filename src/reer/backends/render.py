@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +35,13 @@ _MASK = "\ue000"  # a private-use character: no template treats it specially
 class Encoding:
     text: str
     ids: list[int]
-    offsets: np.ndarray  # (start, end) characters in ``text``, one row per token
+    offsets: np.ndarray | None  # (start, end) characters in ``text``, one row per token, where asked for
 
 
 def encode_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> Encoding:
-    """:func:`render_prompt`, tokenized with only the template's special tokens as control tokens."""
-    return _encode(tokenizer, messages, prefill, render_prompt(tokenizer, messages, prefill))
+    """:func:`render_prompt`, tokenized with only the template's special tokens as control tokens. A generation
+    prompt needs no offsets, whose assembly was a fifth of a long prompt's splicing."""
+    return _encode(tokenizer, messages, prefill, render_prompt(tokenizer, messages, prefill), offsets=False)
 
 
 def encode_scored(
@@ -51,11 +52,48 @@ def encode_scored(
     return _encode(tokenizer, messages[:-1], messages[-1]["content"], text), moved
 
 
+class TokenTexts(Sequence[str]):
+    """The scored tokens' texts, cut from the rendered string when first read. A scoring prompt's span holds about
+    a thousand tokens: making their strings for every candidate cost 5 ms of the driver's CPU per item, and only
+    the incumbent's are kept (and compared, in tests and the echo dialect's check)."""
+
+    __slots__ = ("_text", "_offsets", "_texts")
+
+    def __init__(self, text: str, offsets: np.ndarray) -> None:
+        self._text = text
+        self._offsets = offsets  # (start, end) of each scored token in ``text``
+        self._texts: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._texts is None:
+            self._texts = list(map(self._text.__getitem__, map(slice, *self._offsets.T.tolist())))
+        return self._texts
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TokenTexts | list | tuple):
+            return self._all() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which are not hashable
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 @dataclass(frozen=True)
 class Encoded:
     ids: list[int]
     scored: list[int]  # indices of the tokens inside the span
-    tokens: list[str]
+    tokens: Sequence[str]
     text: str = ""  # the rendered string the ids encode (what text-only servers are sent)
 
 
@@ -64,13 +102,13 @@ def encode(tokenizer: Any, request: ScoreRequest) -> Encoded:
     included): what every scoring backend, in-process or server, scores."""
     enc, (start, end) = encode_scored(tokenizer, request.messages, request.span)
     text, offsets = enc.text, enc.offsets
+    assert offsets is not None
     inside = (offsets[:, 0] < end) & (offsets[:, 1] > start)
     inside[:1] = False
-    scored = np.flatnonzero(inside).tolist()
-    if not scored:
+    scored = np.flatnonzero(inside)
+    if not len(scored):
         raise ValueError(f"the span {request.span} covers no token")
-    tokens = [text[s:e] for s, e in offsets[scored].tolist()]
-    return Encoded(ids=enc.ids, scored=scored, tokens=tokens, text=text)
+    return Encoded(ids=enc.ids, scored=scored.tolist(), tokens=TokenTexts(text, offsets[scored]), text=text)
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[Message], prefill: str = "") -> str:
@@ -132,11 +170,11 @@ def _plain(messages: Sequence[Message]) -> str:
     return "".join(f"{names.get(m['role'], m['role'].title())}: {m['content']}\n\n" for m in messages)
 
 
-def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str) -> Encoding:
+def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str, offsets: bool = True) -> Encoding:
     pattern = _specials(tokenizer)
     data = [m["content"] for m in messages] + [tail]
     if pattern is None or not any(pattern.search(piece) for piece in data):
-        return Encoding(text, *_tokens(tokenizer, text))
+        return Encoding(text, *_tokens(tokenizer, text)) if offsets else Encoding(text, _ids(tokenizer, text), None)
 
     def masked(piece: str) -> str:
         return pattern.sub(lambda m: _MASK * len(m.group()), piece)
@@ -145,15 +183,15 @@ def _encode(tokenizer: Any, messages: Sequence[Message], tail: str, text: str) -
     if len(template) != len(text):
         raise TemplateError("the chat template changes the length of message text; cannot tell its control tokens")
     ids: list[int] = []
-    offsets: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
     start = 0
     for control in pattern.finditer(template):  # the template's own special tokens, at their places
-        _text_tokens(tokenizer, text, start, control.start(), ids, offsets)
+        _text_tokens(tokenizer, text, start, control.start(), ids, rows)
         ids.append(tokenizer.convert_tokens_to_ids(control.group()))
-        offsets.append(np.array([control.span()]))
+        rows.append(np.array([control.span()]))
         start = control.end()
-    _text_tokens(tokenizer, text, start, len(text), ids, offsets)
-    return Encoding(text, ids, np.concatenate(offsets).reshape(-1, 2))
+    _text_tokens(tokenizer, text, start, len(text), ids, rows)
+    return Encoding(text, ids, np.concatenate(rows).reshape(-1, 2))
 
 
 def _text_tokens(tokenizer: Any, text: str, start: int, end: int, ids: list[int], offsets: list[np.ndarray]) -> None:
@@ -172,6 +210,14 @@ def _tokens(tokenizer: Any, text: str) -> tuple[list[int], np.ndarray]:
         return pieces.encode(text)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     return list(enc["input_ids"]), np.array(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+
+
+def _ids(tokenizer: Any, text: str) -> list[int]:
+    """:func:`_tokens` without the offsets."""
+    pieces = piece_tokenizer(tokenizer)
+    if pieces is not None:
+        return pieces.ids(text)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 _SPLITTING: dict[int, Any] = {}

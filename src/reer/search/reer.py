@@ -144,7 +144,7 @@ class Searcher:
         result = self.scorer.score([self._score_request(pair, trajectory.language, trace)])[0]
         initial.score_seconds = time.perf_counter() - started
         initial.scored = Scored.of(checked_logprobs(result), self.config.clip)
-        trajectory.scored_tokens = result.tokens
+        trajectory.scored_tokens = list(result.tokens)
 
     def _below_threshold(self, trajectory: Trajectory) -> bool:
         best = trajectory.best()
