@@ -412,10 +412,12 @@ def _scale_lines(sc: dict) -> list[str]:
     rays = [d for name, d in x.items() if name.startswith("Ray")]
     lines += [
         "",
-        f"So one process drives one 8-GPU node with the driver {local['driver_busy_at_one_node']:.0%} busy (most of "
-        "its CPU is tokenizing prompts and parsing scoring answers); past one node, the Ray runner moves that work "
-        "to the workers (their CPU per item is about the local driver's, spread over their cores) and its driver, "
-        f"which only commits, keeps about {min(d['nodes_until_driver_saturates'] for d in rays):.0f} nodes busy."
+        f"So at this run's CPU per item one process drives one 8-GPU node with the driver "
+        f"{local['driver_busy_at_one_node']:.0%} busy (most of its CPU is tokenizing prompts and parsing scoring "
+        "answers); past one node, the Ray runner moves that work to the workers (their CPU per item is about the "
+        "local driver's, spread over their cores) and its driver, which only commits, keeps about "
+        f"{min(d['nodes_until_driver_saturates'] for d in rays):.0f} nodes busy. The driver table below has the "
+        "CPU per item of the release it names, which may be later than this run's."
         if rays
         else "",
     ]
