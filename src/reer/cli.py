@@ -636,10 +636,13 @@ def eval_(
     domains: Annotated[str | None, typer.Option(help="WritingBench domains, e.g. A,D,F.")] = None,
     subsets: Annotated[str | None, typer.Option(help="HelloBench subsets, e.g. heuristic_text_generation.")] = None,
     lang: Annotated[str | None, typer.Option(help="Only requests in this language: en or zh.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many items per benchmark.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="A seeded sample of N items per benchmark, stratified (domains, subsets, lengths)."),
+    ] = None,
     judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible judge endpoint (…/v1).")] = None,
     judge_model: Annotated[
-        str | None, typer.Option(help="Judge model name (default: the embedded one, local).")
+        str | None, typer.Option(help="Judge model name at --judge-url (e.g. gpt-4o-2024-05-13).")
     ] = None,
     judge_key_env: Annotated[str | None, typer.Option(help="Variable holding the judge's API key.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Answer budget (thinking + answer).")] = None,
@@ -674,6 +677,7 @@ def eval_(
         lang=lang,
         limit=limit,
         references=references,
+        smoke=preset == "cpu",
     )
     with Progress(*_progress_columns(), console=console, disable=not console.is_terminal) as progress:
         phases: dict[str, Any] = {}

@@ -382,17 +382,14 @@ class JudgeConfig(StrictModel):
     api_key_env: str | None = Field(
         "OPENAI_API_KEY", description="Environment variable holding the key; the key is never printed or stored."
     )
-    temperature: float = Field(
-        0.0, ge=0, le=MAX_TEMPERATURE, description="First attempt; 0 makes judgements repeatable."
+    # Sampling and attempts: None = the benchmark's own (reer.eval.protocol, REER.md §5.1); a value set here
+    # applies to every benchmark of the run and is listed as a deviation in the results.
+    temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, description="None: each benchmark's own.")
+    top_p: float | None = Field(None, gt=0, le=1, description="None: each benchmark's own (unset for some).")
+    max_tokens: int | None = Field(None, ge=1, description="Token budget of one verdict; None: each benchmark's.")
+    attempts: int | None = Field(
+        None, ge=1, description="Judge calls before a verdict counts as unscored; None: each benchmark's (5/3/15)."
     )
-    retry_temperature: float = Field(
-        0.7,
-        ge=0,
-        le=MAX_TEMPERATURE,
-        description="Later attempts after an unparsable verdict (a greedy retry would repeat it).",
-    )
-    max_tokens: int = Field(1024, ge=1, description="Token budget of one verdict.")
-    retries: int = Field(2, ge=0, description="Extra attempts when a verdict cannot be parsed; then unscored.")
     concurrency: int = Field(4, ge=1, description="Requests in flight to an endpoint.")
     timeout: float = Field(180.0, gt=0, description="Seconds per request.")
     http_retries: int = Field(4, ge=0, description="Retries after a timeout, 429 or 5xx, with backoff.")
@@ -426,12 +423,13 @@ class EvalConfig(StrictModel):
         default_factory=ModelConfig,
         description="How the model under test runs (backend, device, dtype, …); its `model` is the MODEL argument.",
     )
-    temperature: float = Field(
-        0.6, ge=0, le=MAX_TEMPERATURE, description="Answer sampling (Qwen3's thinking-mode setting)."
-    )
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_new_tokens: int = Field(
-        16384, ge=1, description="Thinking + answer budget; LongBench-Write asks for up to 10,000 words."
+    # Answer sampling: None = each benchmark's own (REER.md §5.1, per benchmark within one run); a value set here
+    # applies to every benchmark and is listed as a deviation in the results.
+    temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, description="None: each benchmark's own.")
+    top_p: float | None = Field(None, gt=0, le=1, description="None: each benchmark's own (unset for some).")
+    top_k: int | None = Field(None, ge=1, description="None: each benchmark's own (WritingBench: 20).")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Thinking + answer budget; None: each benchmark's (32768 / 16384 / 16000)."
     )
     thinking_tokens: int = Field(2048, ge=1, description="Reference likelihood: budget of the model's own thinking.")
     batch_size: int = Field(8, ge=1, description="Requests answered per backend call; each batch is saved.")

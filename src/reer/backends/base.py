@@ -34,7 +34,7 @@ Message = dict[str, str]
 @dataclass(frozen=True)
 class Sampling:
     temperature: float
-    top_p: float
+    top_p: float | None  # None: not sent to a server (its neutral 1.0 in process)
     max_new_tokens: int
     stop: tuple[str, ...] = ()
     seed: int | None = None
@@ -42,6 +42,7 @@ class Sampling:
     repetition_penalty: float = 1.0
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
+    top_k: int | None = None  # None: not sent, the engine's default (WritingBench's answers use 20)
 
     @property
     def penalties(self) -> tuple[float, float, float]:

@@ -77,6 +77,7 @@ class LlamaCppBackend:
         self,
         temp: float,
         top_p: float,
+        top_k: int = 0,
         repeat_penalty: float = 1.0,
         frequency_penalty: float = 0.0,
         presence_penalty: float = 0.0,
@@ -97,6 +98,8 @@ class LlamaCppBackend:
         if temp <= 0:
             chain.add_greedy()
             return chain
+        if top_k > 0:
+            chain.add_top_k(top_k)
         chain.add_temp(temp)
         chain.add_top_p(top_p, 1)
         chain.add_dist(self.llm._seed)
@@ -116,7 +119,8 @@ class LlamaCppBackend:
         stream = self.llm.generate(
             prompt,
             temp=sampling.temperature,
-            top_p=sampling.top_p,
+            top_p=sampling.top_p if sampling.top_p is not None else 1.0,
+            top_k=sampling.top_k or 0,
             repeat_penalty=repeat,
             frequency_penalty=frequency,
             presence_penalty=presence,

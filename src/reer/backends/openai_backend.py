@@ -98,7 +98,7 @@ class OpenAIBackend:
             "prompt": ids if self.config.scoring in ("vllm", "sglang") else prompt,
             "max_tokens": context_budget(s.max_new_tokens, len(ids), self.context_length),
             "temperature": s.temperature,
-            "top_p": s.top_p,
+            **_sampling_fields(s),
             "n": request.n,
             **({"stop": list(s.stop)} if s.stop else {}),
             **({"seed": s.seed} if s.seed is not None else {}),
@@ -119,7 +119,7 @@ class OpenAIBackend:
             "messages": list(request.messages),
             "max_tokens": s.max_new_tokens,
             "temperature": s.temperature,
-            "top_p": s.top_p,
+            **_sampling_fields(s),
             "n": request.n,
             **({"stop": list(s.stop)} if s.stop else {}),
             **({"seed": s.seed} if s.seed is not None else {}),
@@ -171,6 +171,15 @@ class OpenAIBackend:
             ScoreResult(token_logprobs=logprobs, tokens=one.tokens, context_tokens=one.scored[0])
             for logprobs, one in zip(values, encoded, strict=True)
         ]
+
+
+def _sampling_fields(s: Sampling) -> dict[str, Any]:
+    """top_p and top_k only when set: a benchmark's script that does not set one does not send it (and a hosted
+    API may reject top_k)."""
+    return {
+        **({"top_p": s.top_p} if s.top_p is not None else {}),
+        **({"top_k": s.top_k} if s.top_k is not None else {}),
+    }
 
 
 def _traffic(config: ModelConfig) -> Traffic:

@@ -54,7 +54,9 @@ class TransformersBackend:
         groups: dict[tuple, list[int]] = {}
         for index, request in enumerate(requests):
             s = request.sampling
-            groups.setdefault((s.temperature, s.top_p, s.max_new_tokens, s.stop, s.penalties), []).append(index)
+            groups.setdefault((s.temperature, s.top_p, s.top_k, s.max_new_tokens, s.stop, s.penalties), []).append(
+                index
+            )
         for indices in groups.values():
             rows = self._generate_batch([requests[i] for i in indices])
             for i in indices:
@@ -75,7 +77,9 @@ class TransformersBackend:
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
-        sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
+        sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p or 1.0}
+        if sampling.top_k is not None:
+            sample["top_k"] = sampling.top_k
         output = self.model.generate(
             input_ids,
             attention_mask=mask,

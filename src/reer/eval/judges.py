@@ -1,22 +1,23 @@
-"""Judges: an OpenAI-compatible chat endpoint or a local model, and the parse-and-retry loop around them.
+"""Judges: an OpenAI-compatible chat endpoint or a local model, and the attempt loop around them.
 
-A verdict is accepted only when every score the task asks for is found and in range. Otherwise the task is
-asked again (at ``retry_temperature``: a greedy retry would repeat the same text) up to ``retries`` more
-times, and then recorded as *unscored*: counted in the results, never turned into a zero.
+A verdict is read the benchmark's own way (``Benchmark.parse``). One that does not parse is asked again, with
+the same messages and sampling as the benchmark's script does, until the benchmark's attempts are used up;
+then it is recorded as *unscored*: counted in the results, never turned into a zero.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from reer.config import JudgeConfig
 from reer.errors import ReerError
-from reer.eval.benchmarks.base import JudgeTask
+from reer.eval.benchmarks.base import JudgeTask, Parsed
+from reer.eval.protocol import SamplingRecord
 
-SYSTEM = "You are a meticulous, strict evaluator of writing. You follow the requested output format exactly."
 SMOKE_LABEL = "SMOKE TEST ONLY: the embedded 135M model is not a meaningful judge"
 
 
@@ -25,7 +26,7 @@ class JudgeError(ReerError):
 
 
 class JudgeClient(Protocol):
-    def complete(self, tasks: Sequence[JudgeTask], temperature: float, seed: int) -> list[str]: ...
+    def complete(self, tasks: Sequence[JudgeTask], sampling: SamplingRecord) -> list[str]: ...
 
 
 @dataclass
@@ -39,68 +40,94 @@ class Outcome:
         return len(self.raws)
 
 
-def parse_scores(text: str, task: JudgeTask) -> dict[str, float] | None:
-    """The last ``key: number`` (or JSON ``"key": number``) of each key, if all are present and in range."""
-    found = {}
-    for key in task.keys:
-        name = re.escape(key).replace("_", "[ _-]")
-        values = re.findall(rf"{name}[\"'*\s]*[:=][\"'*\s]*(-?\d+(?:\.\d+)?)", text, flags=re.IGNORECASE)
-        if not values:
-            return None
-        value = float(values[-1])
-        if not task.low <= value <= task.high:
-            return None
-        found[key] = value
-    return found
-
-
-def judge_tasks(client: JudgeClient, tasks: Sequence[JudgeTask], config: JudgeConfig, seed: int) -> list[Outcome]:
-    """One outcome per task; each round asks again only the tasks whose verdict did not parse."""
+def judge_tasks(
+    client: JudgeClient,
+    tasks: Sequence[JudgeTask],
+    parse: Callable[[JudgeTask, str], Parsed],
+    sampling: SamplingRecord,
+    attempts: int,
+) -> list[Outcome]:
+    """One outcome per task; each round asks again only the tasks whose verdict did not parse and that have
+    attempts left (a verdict may use up more than one, as the benchmark's own loop counts)."""
     outcomes = [Outcome(task.part, None) for task in tasks]
+    used = [0] * len(tasks)
     pending = list(range(len(tasks)))
-    for attempt in range(config.retries + 1):
-        if not pending:
-            break
-        temperature = config.temperature if attempt == 0 else config.retry_temperature
-        texts = client.complete([tasks[i] for i in pending], temperature, seed + attempt)
+    while pending:
+        texts = client.complete([tasks[i] for i in pending], sampling)
         for i, text in zip(pending, texts, strict=True):
+            parsed = parse(tasks[i], text)
             outcomes[i].raws.append(text)
-            outcomes[i].scores = parse_scores(text, tasks[i])
-        pending = [i for i in pending if outcomes[i].scores is None]
+            outcomes[i].scores = parsed.scores
+            used[i] += parsed.cost
+        pending = [i for i in pending if outcomes[i].scores is None and used[i] < attempts]
     return outcomes
 
 
 class ModelJudge:
     """A judge opened through the backend registry like every model: an OpenAI-compatible chat endpoint
     (the ``openai`` backend, chat only: its traffic rules, retries and key handling) or a model run
-    in-process. A local verdict is pre-filled with the first score's name, so that even a small model answers
-    with a number; a chat API cannot be pre-filled. The embedded model judges for smoke tests only."""
+    in-process. The embedded model judges for smoke tests only.
+
+    A local model writes only the scores: the verdict is the benchmark's official output format
+    (:attr:`JudgeTask.form`) with one slot per score, and each slot is generated after everything before it
+    (pre-filled) and reads the first number the model writes there — a value the format does not allow stays
+    as written, so the official parser rejects it and the attempt counts as failed. A 135M model cannot write
+    a benchmark's JSON freely; this keeps the whole official path (prompt, format, parser, attempts, scores)
+    running in a CPU smoke test. A chat API cannot be pre-filled and answers in full."""
+
+    SLOT_TOKENS = 6  # enough for "0.75" and a delimiter
 
     def __init__(self, config: JudgeConfig) -> None:
         from reer.backends import load_backend
 
         self.config = config
-        self.prefill = config.kind == "local"
+        self.local = config.kind == "local"
         self.generator = load_backend(config.backend_config(), "generate", "judge")
 
-    def complete(self, tasks: Sequence[JudgeTask], temperature: float, seed: int) -> list[str]:
-        from reer.backends import GenerationRequest, Sampling
+    def complete(self, tasks: Sequence[JudgeTask], sampling: SamplingRecord) -> list[str]:
+        from reer.backends import Sampling
+
+        sent = Sampling(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_new_tokens=sampling.max_tokens,
+            seed=sampling.seed,
+            top_k=sampling.top_k,
+        )
+        if self.local and all(task.form for task in tasks):
+            slot = replace(sent, max_new_tokens=min(self.SLOT_TOKENS, sent.max_new_tokens), stop=(",", "}", "\n"))
+            return self._fill(tasks, slot)
+        return [reply.text for reply in self._generate([(task, "") for task in tasks], sent)]
+
+    def _fill(self, tasks: Sequence[JudgeTask], sampling: Any) -> list[str]:
+        """Every task's form, its slots filled left to right (one batched call per slot position)."""
+        texts = [task.form[0] for task in tasks]
+        for slot in range(1, max(len(task.form) for task in tasks)):
+            open_ = [i for i, task in enumerate(tasks) if slot < len(task.form)]
+            replies = self._generate([(tasks[i], texts[i]) for i in open_], sampling)
+            for i, reply in zip(open_, replies, strict=True):
+                texts[i] += _first_number(reply.text) + tasks[i].form[slot]
+        return texts
+
+    def _generate(self, prompts: Sequence[tuple[JudgeTask, str]], sampling: Any) -> list[Any]:
+        from reer.backends import GenerationRequest
         from reer.backends.http import ServerError
 
-        sampling = Sampling(temperature=temperature, top_p=1.0, max_new_tokens=self.config.max_tokens, seed=seed)
         requests = [
-            GenerationRequest(
-                messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": task.prompt}],
-                sampling=sampling,
-                prefill=f"{task.keys[0]}:" if self.prefill else "",
-            )
-            for task in tasks
+            GenerationRequest(messages=list(task.messages), sampling=sampling, prefill=prefill)
+            for task, prefill in prompts
         ]
         try:
             replies = self.generator.generate(requests)
         except ServerError as exc:  # refused, or still failing after its retries: stop, the verdicts so far are kept
             raise JudgeError(f"the judge endpoint failed: {exc}") from exc
-        return [request.prefill + reply[0].text for request, reply in zip(requests, replies, strict=True)]
+        return [reply[0] for reply in replies]
+
+
+def _first_number(text: str) -> str:
+    """The first number a slot's generation holds, as written; the text itself when it holds none."""
+    found = re.search(r"-?\d+(?:\.\d+)?", text)
+    return found.group(0) if found else json.dumps(text.strip())
 
 
 def judge_label(config: JudgeConfig) -> str:

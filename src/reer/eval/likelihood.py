@@ -12,12 +12,16 @@ from reer.config import EvalConfig
 from reer.records import Pair, clipped_score
 
 PART = "likelihood"
+# No benchmark prescribes this one: Qwen3's thinking-mode sampling, unless eval.temperature / eval.top_p are set.
+TEMPERATURE, TOP_P = 0.6, 0.95
 METRICS = ("nll_without_thinking", "nll_with_thinking", "gain", "reer_without_thinking", "reer_with_thinking")
 
 
 def thinking_requests(pairs: Sequence[Pair], config: EvalConfig, seed: int) -> list[GenerationRequest]:
     """The model's own thinking for each request, stopped at ``</think>``."""
-    sampling = Sampling(config.temperature, config.top_p, config.thinking_tokens, stop=("</think>",), seed=seed)
+    temperature = TEMPERATURE if config.temperature is None else config.temperature
+    top_p = TOP_P if config.top_p is None else config.top_p
+    sampling = Sampling(temperature, top_p, config.thinking_tokens, stop=("</think>",), seed=seed)
     return [
         GenerationRequest(messages=[{"role": "user", "content": pair.query}], sampling=sampling, prefill="<think>\n")
         for pair in pairs

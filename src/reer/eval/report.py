@@ -50,11 +50,10 @@ def render_markdown(results: EvalResults) -> str:
     if results.smoke_test_only:
         lines += ["> **SMOKE TEST ONLY** — judged by the embedded 135M model: these scores mean nothing.", ""]
     settings = results.settings
-    answers = settings["answers"]
     lines += [
-        f"- judge: {markdown(results.judge)}; judge prompts {markdown(settings['judge_prompts'])}",
-        f"- answers: {markdown(answers['backend'])}, temperature {answers['temperature']}, top-p {answers['top_p']}, "
-        f"max {answers['max_new_tokens']} new tokens; seed {settings['seed']}",
+        f"- judge: {markdown(results.judge)}",
+        f"- answers: {markdown(settings['answers']['backend'])}, each benchmark's own sampling unless listed as a "
+        f"deviation; seed {settings['seed']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()),
         f"- {results.created}; mean with {results.confidence:.0%} bootstrap interval; "
         "*unscored*: the judge's verdict never parsed",
@@ -62,6 +61,7 @@ def render_markdown(results: EvalResults) -> str:
     ]
     for name, bench in results.benchmarks.items():
         lines += [f"## {name} ({bench.items} items)", ""]
+        lines += protocol_lines(bench)
         if bench.headlines:
             lines += ["| " + " | ".join(bench.headlines) + " |", "|" + "---|" * len(bench.headlines)]
             lines += ["| " + " | ".join(fmt(e) for e in bench.headlines.values()) + " |", ""]
@@ -96,6 +96,34 @@ def render_markdown(results: EvalResults) -> str:
         columns += [lik.reer_without_thinking, lik.reer_with_thinking]
         lines += ["| " + " | ".join(fmt(e, 3) for e in columns) + " |", ""]
     return "\n".join(lines)
+
+
+def protocol_lines(bench: BenchmarkResult) -> list[str]:
+    """Whether the numbers are the benchmark's own metric, and every deviation when they are not."""
+    record = bench.protocol
+    if record is None:
+        return ["Protocol: not recorded (an evaluation made before reer 0.15): not comparable.", ""]
+    if record.as_published:
+        head = ["**Computed as published**: the benchmark's own prompt, parsing, sampling, attempts and scores."]
+    else:
+        head = ["**Not comparable with published figures**; deviations from the benchmark's own protocol:"]
+        head += [f"- {markdown(d)}" for d in record.deviations]
+    judge, answers = record.judge_sampling, record.answer_sampling
+    files = ", ".join(f"{markdown(Path(p).name)} (sha256 {digest[:12]}…)" for p, digest in record.prompt_files.items())
+    return [
+        *head,
+        "",
+        f"- judge {markdown(record.judge_model)}: {_sampling(judge)}, {record.judge_attempts} attempts; "
+        f"prompt files: {files}",
+        f"- answers: {_sampling(answers)}; thinking: {markdown(record.thinking)}",
+        f"- items: {markdown(', '.join(f'{k} {v}' for k, v in record.sample.items()))}",
+        "",
+    ]
+
+
+def _sampling(record: Any) -> str:
+    shown = {k: v for k, v in record.model_dump().items() if v is not None}
+    return ", ".join(f"{k} {v}" for k, v in shown.items())
 
 
 def write_plots(out_dir: Path, results: EvalResults) -> list[Path]:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from reer.eval.protocol import ProtocolRecord
+
 
 class Estimate(BaseModel):
     """A mean over items with its bootstrap interval; ``mean`` is None when no item could be scored."""
@@ -61,6 +63,14 @@ class BenchmarkResult(BaseModel):
     judge: JudgeCounts
     thinking: ThinkingSummary | None = Field(None, description="None when there were no answers.")
     per_item: list[ItemResult]
+    protocol: ProtocolRecord | None = Field(
+        None, description="How it was computed: the benchmark's files read, sampling, attempts, sample, deviations."
+    )
+
+    @property
+    def as_published(self) -> bool:
+        """Computed exactly as the benchmark's own code computes it (every setting its own)."""
+        return self.protocol is not None and self.protocol.as_published
 
 
 class LikelihoodResult(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,12 @@ from typing import Any
 from reer.backends import GenerationRequest, Sampling, load_backend, require
 from reer.config import EvalConfig, ReerConfig
 from reer.errors import InputError, ReerError
-from reer.eval import likelihood
+from reer.eval import likelihood, protocol
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
+from reer.eval.benchmarks.base import Files
 from reer.eval.judges import ModelJudge, judge_label, judge_tasks
 from reer.eval.metrics import bootstrap, text_length, thinking_stats
+from reer.eval.protocol import ProtocolRecord, SamplingRecord
 from reer.eval.results import (
     BenchmarkResult,
     Estimate,
@@ -34,7 +37,6 @@ from reer.eval.results import (
     MetricSummary,
     ThinkingSummary,
 )
-from reer.prompts import judge_digest
 from reer.records.pair import Pair, load_pairs
 from reer.records.sample import split_reply
 from reer.store.eval_store import Answer, EvalStore, Saved
@@ -57,6 +59,7 @@ class EvalRequest:
     references: Path | None = None  # held-out pairs for the reference likelihood
     markers: Sequence[str] = ()  # reflection phrases counted in the thinking statistics
     seed: int = 0
+    smoke: bool = False  # --preset cpu: the embedded judge may run (a smoke test of the whole path)
 
     @classmethod
     def of(
@@ -72,6 +75,7 @@ class EvalRequest:
         limit: int | None = None,
         references: Path | None = None,
         per_group: bool = False,
+        smoke: bool = False,
     ) -> EvalRequest:
         """A request from the run's settings and a selection: ``sources``, benchmark → the file or folder given
         (None: its default); ``groups``, benchmark → the domains or subsets to keep; ``per_group``: ``limit``
@@ -87,12 +91,20 @@ class EvalRequest:
             clip=config.search.clip,
             sources={name: path for name, path in sources.items() if path is not None},
             selections={
-                name: Selection(limit, languages, tuple(groups.get(name, ())), per_group) for name in benchmarks
+                name: Selection(limit, languages, tuple(groups.get(name, ())), per_group, config.seed)
+                for name in benchmarks
             },
             references=references,
             markers=config.filters.reflection_markers,
             seed=config.seed,
+            smoke=smoke,
         )
+
+
+NO_JUDGE = (
+    "a real judge is needed: pass --judge-url URL --judge-model NAME (an OpenAI-compatible endpoint: GPT-4o, "
+    "Claude through a gateway, WritingBench's critic on vLLM), or --preset cpu for a smoke test with the embedded model"
+)
 
 
 def evaluate(request: EvalRequest, progress: Progress | None = None) -> EvalResults:
@@ -100,28 +112,28 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> EvalResu
     unknown = [name for name in request.benchmarks if name not in NAMES]
     if unknown or not request.benchmarks:
         raise ReerError(f"unknown benchmark(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(NAMES)}")
+    judged = [name for name in request.benchmarks if name != LIKELIHOOD]
+    if judged and request.config.judge.smoke_only and not request.smoke:
+        raise ReerError(NO_JUDGE)
     report = progress or (lambda phase, done, total: None)
-    items = {
-        name: BENCHMARKS[name].load(request.sources.get(name), request.selections.get(name, Selection()))
-        for name in request.benchmarks
-        if name != LIKELIHOOD
-    }
+    items = {name: BENCHMARKS[name].load(request.sources.get(name), _selection(request, name)) for name in judged}
     empty = [name for name, its in items.items() if not its]
     if empty:
         raise ReerError(f"no {' or '.join(empty)} items match the selection (--domains, --subsets, --lang, --limit)")
+    files = {name: BENCHMARKS[name].official(request.sources.get(name)) for name in judged}
     pairs = _reference_pairs(request) if LIKELIHOOD in request.benchmarks else []
     store = EvalStore(request.out_dir)
     try:
-        recorded = settings(request)
+        recorded = settings(request, files)
         store.check_settings(recorded)
         model = _ModelUnderTest(request)
         for name, its in items.items():
-            _answer(store, name, its, model, request, report)
+            _answer(store, BENCHMARKS[name], its, model, request, report)
         if pairs:
             _likelihood(store, pairs, model, request, report)
         judge = _Judge(request)
         for name, its in items.items():
-            _judge(store, BENCHMARKS[name], its, judge, request, report)
+            _judge(store, BENCHMARKS[name], its, files[name], judge, request, report)
         return EvalResults(
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             model=request.model,
@@ -130,23 +142,38 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> EvalResu
             confidence=request.config.confidence,
             settings=recorded,
             versions=_versions(),
-            benchmarks={name: summarize(BENCHMARKS[name], its, store, request) for name, its in items.items()},
+            benchmarks={
+                name: summarize(BENCHMARKS[name], its, store, request, files[name]) for name, its in items.items()
+            },
             likelihood=_likelihood_summary(store, pairs, request) if pairs else None,
         )
     finally:
         store.close()
 
 
-def settings(request: EvalRequest) -> dict[str, Any]:
+def _selection(request: EvalRequest, name: str) -> Selection:
+    return request.selections.get(name, Selection(seed=request.seed))
+
+
+def settings(request: EvalRequest, files: dict[str, Files] | None = None) -> dict[str, Any]:
     """What the numbers depend on; a resumed evaluation must use the same (the key's variable name only)."""
     config = request.config
     judge = config.judge.model_dump(exclude={"concurrency", "timeout", "http_retries"})
+    protocols = {
+        name: {
+            "answers": protocol.answer_sampling(name, config, request.seed).model_dump(),
+            "judge": protocol.judge_sampling(name, config.judge).model_dump(),
+            "attempts": protocol.attempts(name, config.judge),
+            "prompt_files": sorted(found.recorded.values()),
+        }
+        for name, found in (files or {}).items()
+    }
     return {
         "model": request.model,
         "answers": config.answers.model_dump(include={"backend", "dtype"})
-        | config.model_dump(include={"temperature", "top_p", "max_new_tokens", "thinking_tokens"}),
+        | config.model_dump(include={"temperature", "top_p", "top_k", "max_new_tokens", "thinking_tokens"}),
         "judge": judge,
-        "judge_prompts": judge_digest(),
+        "protocols": protocols,
         "seed": request.seed,
     }
 
@@ -178,22 +205,29 @@ class _Judge:
 
 
 def _answer(
-    store: EvalStore, name: str, items: list[EvalItem], model: _ModelUnderTest, request: EvalRequest, report: Progress
+    store: EvalStore,
+    bench: Benchmark,
+    items: list[EvalItem],
+    model: _ModelUnderTest,
+    request: EvalRequest,
+    report: Progress,
 ) -> None:
-    config = request.config
+    name = bench.name
     saved = store.answers(name)
     missing = [item for item in items if item.id not in saved]
     done = len(items) - len(missing)
     report(f"{name}: answers", done, len(items))
-    sampling = Sampling(config.temperature, config.top_p, config.max_new_tokens, seed=request.seed)
-    for chunk in batched(missing, config.batch_size):
+    wanted = protocol.answer_sampling(name, request.config, request.seed)
+    sampling = Sampling(wanted.temperature, wanted.top_p, wanted.max_tokens, seed=wanted.seed, top_k=wanted.top_k)
+    for chunk in batched(missing, request.config.batch_size):
         started = time.perf_counter()
         messages = [[{"role": "user", "content": item.prompt}] for item in chunk]
         replies = model.backend.generate([GenerationRequest(messages=m, sampling=sampling) for m in messages])
         seconds = (time.perf_counter() - started) / len(chunk)
         answers = []
         for item, (reply, *_) in zip(chunk, replies, strict=True):
-            thinking, answer = split_reply(reply.text)
+            thinking, _ = split_reply(reply.text)
+            answer = bench.answer_of(reply.text)
             answers.append(
                 Answer(item.id, reply.text, thinking, answer, reply.num_tokens, reply.finish_reason, seconds)
             )
@@ -203,16 +237,24 @@ def _answer(
 
 
 def _judge(
-    store: EvalStore, bench: Benchmark, items: list[EvalItem], judge: _Judge, request: EvalRequest, report: Progress
+    store: EvalStore,
+    bench: Benchmark,
+    items: list[EvalItem],
+    files: Files,
+    judge: _Judge,
+    request: EvalRequest,
+    report: Progress,
 ) -> None:
     answers = store.answers(bench.name)
     saved = store.scores(bench.name)
-    tasks = [(item.id, task) for item in items for task in bench.judge_tasks(item, answers[item.id].answer)]
+    tasks = [(item.id, task) for item in items for task in bench.judge_tasks(item, answers[item.id].answer, files)]
     pending = [(item_id, task) for item_id, task in tasks if (item_id, task.part) not in saved]
     done = len(tasks) - len(pending)
     report(f"{bench.name}: verdicts", done, len(tasks))
+    sampling = protocol.judge_sampling(bench.name, request.config.judge)
+    attempts = protocol.attempts(bench.name, request.config.judge)
     for chunk in batched(pending, request.config.batch_size):
-        outcomes = judge_tasks(judge.client, [task for _, task in chunk], judge.config, request.seed)
+        outcomes = judge_tasks(judge.client, [task for _, task in chunk], bench.parse, sampling, attempts)
         store.save_scores(
             bench.name, [Saved(i, o.part, o.scores, o.raws) for (i, _), o in zip(chunk, outcomes, strict=True)]
         )
@@ -266,14 +308,16 @@ def _likelihood(
         report("likelihood", done, len(pairs))
 
 
-def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request: EvalRequest) -> BenchmarkResult:
+def summarize(
+    bench: Benchmark, items: list[EvalItem], store: EvalStore, request: EvalRequest, files: Files
+) -> BenchmarkResult:
     """Per metric: mean with a bootstrap interval overall and per group, unscored items counted; headlines."""
     answers = store.answers(bench.name)
     saved = store.scores(bench.name)
     verdicts: dict[str, dict[str, Any]] = defaultdict(dict)
     for (item_id, part), row in saved.items():
         verdicts[item_id][part] = row.scores
-    per_item = {item.id: bench.item_scores(item, answers[item.id].answer, verdicts[item.id]) for item in items}
+    per_item = {item.id: bench.item_scores(item, answers[item.id].answer, verdicts[item.id], files) for item in items}
     groups = {item.id: item.group for item in items}
     metrics = {}
     for metric in next(iter(per_item.values()), {}):
@@ -286,10 +330,15 @@ def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request
             },
         )
     headlines = {}
+    halves = getattr(bench, "halves", None)
     for label, (metric, wanted) in bench.headlines.items():
-        chosen = [scores[metric] for i, scores in per_item.items() if wanted is None or groups[i] in wanted]
-        if any(v is not None for v in chosen):
-            headlines[label] = _estimate(chosen, request)
+        chosen = [scores for i, scores in per_item.items() if wanted is None or groups[i] in wanted]
+        if halves:
+            estimate = _estimate_halves([s[halves[0]] for s in chosen], [s[halves[1]] for s in chosen], request)
+            if estimate.mean is not None:
+                headlines[label] = estimate
+        elif any(s[metric] is not None for s in chosen):
+            headlines[label] = _estimate([s[metric] for s in chosen], request)
     rows = list(saved.values())
     return BenchmarkResult(
         items=len(items),
@@ -303,7 +352,49 @@ def summarize(bench: Benchmark, items: list[EvalItem], store: EvalStore, request
         ),
         thinking=_thinking(answers.values(), request.markers),
         per_item=[_item_result(item, answers[item.id], per_item[item.id]) for item in items],
+        protocol=_protocol(bench, items, request, files),
     )
+
+
+def _protocol(bench: Benchmark, items: list[EvalItem], request: EvalRequest, files: Files) -> ProtocolRecord:
+    config = request.config
+    judge: SamplingRecord = protocol.judge_sampling(bench.name, config.judge)
+    answers = protocol.answer_sampling(bench.name, config, request.seed)
+    attempts = protocol.attempts(bench.name, config.judge)
+    model = config.judge.model if config.judge.kind == "openai" else config.judge.local.model
+    return ProtocolRecord(
+        prompt_files=files.recorded,
+        judge_model=model,
+        judge_sampling=judge,
+        judge_attempts=attempts,
+        answer_sampling=answers,
+        thinking=protocol.PROTOCOLS[bench.name].thinking,
+        sample=_selection(request, bench.name).describe(items),
+        deviations=protocol.deviations(bench.name, judge, answers, attempts, model, config.judge.smoke_only),
+    )
+
+
+def _estimate_halves(first: Sequence[float | None], second: Sequence[float | None], request: EvalRequest) -> Estimate:
+    """(mean of ``first`` + mean of ``second``) / 2, each over its own scored values (LongBench-Write's S over
+    every S_l and the judged S_q), with a bootstrap over items."""
+    import numpy as np
+
+    a = np.array([np.nan if v is None else v for v in first], dtype=float)
+    b = np.array([np.nan if v is None else v for v in second], dtype=float)
+    unscored = int(np.isnan(b).sum())
+    if np.isnan(b).all() or np.isnan(a).all():
+        return Estimate(unscored=unscored)
+    config = request.config
+    rng = np.random.default_rng(request.seed)
+    picks = rng.integers(0, a.size, size=(config.bootstrap, a.size))
+    with warnings.catch_warnings():  # a resample may hold no judged item: its mean is nan, dropped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = (np.nanmean(a[picks], axis=1) + np.nanmean(b[picks], axis=1)) / 2.0
+    means = means[~np.isnan(means)]
+    tail = (1.0 - config.confidence) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    mean = (float(np.nanmean(a)) + float(np.nanmean(b))) / 2.0
+    return Estimate(mean=mean, ci_low=float(low), ci_high=float(high), n=int((~np.isnan(b)).sum()), unscored=unscored)
 
 
 def _estimate(values: Sequence[float | None], request: EvalRequest) -> Estimate:

@@ -25,20 +25,6 @@ def render(language: str, name: str, **values: str) -> str:
     return template(language, name).substitute(values)
 
 
-JUDGE_PROMPTS = ("longbench_write", "hellobench", "writingbench")
-
-
-def render_judge(name: str, **values: str) -> str:
-    """A judge prompt (``prompts/judge/NAME.txt``); judges are asked in English whatever the answer's language."""
-    return template("judge", name).substitute(values)
-
-
-def judge_digest() -> str:
-    """Hash of the judge prompts: recorded with every evaluation as its prompt version."""
-    text = "".join(f"{name}\n{template('judge', name).template}\n" for name in JUDGE_PROMPTS)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def digest() -> str:
     """Hash of every template, part of a run's fingerprint."""
     h = hashlib.sha256()
