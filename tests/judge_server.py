@@ -76,7 +76,7 @@ def verdict(prompt: str, attempt: int) -> str:
 def answer(body: dict) -> str:
     """The model under test: a reply with a thinking block, its length a function of the prompt ids."""
     seed = digest(json.dumps(body["prompt"]))
-    words = " ".join(f"word{k}" for k in range(20 + seed % 180))
+    words = " ".join(("ink", "river", "lantern")[k % 3] for k in range(20 + seed % 180))
     return f"Plan the piece.\n</think>\n\n{words}."
 
 

@@ -351,7 +351,7 @@ def test_python_files_are_parsed_never_executed(tmp_path):
     )
     assert python_constants(read_official(script), ("SYS_PROMPT", "USER_PROMPT")) == {
         "SYS_PROMPT": "a",
-        "USER_PROMPT": "b {{x}}",
+        "USER_PROMPT": "b {x}",
     }
     assert not marker.exists()
     odd = tmp_path / "prompt.py"

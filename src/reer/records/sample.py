@@ -35,7 +35,13 @@ def split_inline(text: str) -> tuple[str, str]:
 
 
 def split_reply(raw: str) -> tuple[str, str]:
-    """(thinking, answer) of a generated reply; a reply cut off inside ``<think>`` has thinking and no answer."""
-    if raw.lstrip().startswith("<think>") and "</think>" not in raw:
+    """(thinking, answer) of a generated reply; a reply cut off inside ``<think>`` has thinking and no answer.
+    A reply with only the closing tag thought too: templates that open ``<think>`` in the prompt (Qwen3's) leave
+    the reply starting inside the block."""
+    opened = raw.lstrip().startswith("<think>")
+    if opened and "</think>" not in raw:
         return raw.lstrip().removeprefix("<think>").strip(), ""
+    if not opened and "</think>" in raw:
+        thinking, _, answer = raw.partition("</think>")
+        return thinking.strip(), answer.strip()
     return split_inline(raw)
