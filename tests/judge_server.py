@@ -70,7 +70,8 @@ def verdict(prompt: str, attempt: int) -> str:
         return "```json\n" + json.dumps(entries, indent=2) + "\n```"
     if bad:  # a score out of range
         return '```json\n{"score": 11, "reason": "Too kind."}\n```'
-    return '```json\n{\n    "score": %d,\n    "reason": "Concrete and complete."\n}\n```' % scores[0]
+    body = json.dumps({"score": int(scores[0]), "reason": "Concrete and complete."}, indent=4)
+    return f"```json\n{body}\n```"
 
 
 def answer(body: dict) -> str:

@@ -55,10 +55,10 @@ def test_eval_cpu_preset_fills_only_what_was_not_set():
 
     from reer.config import EvalConfig, apply_eval_preset
 
-    mine = EvalConfig(max_new_tokens=300, judge={"retries": 1})
+    mine = EvalConfig(max_new_tokens=300, judge={"attempts": 1})
     cpu = apply_eval_preset(mine, "cpu")
     assert cpu.max_new_tokens == 300 and cpu.thinking_tokens == 128 and cpu.batch_size == 2
-    assert cpu.judge.max_tokens == 200 and cpu.judge.retries == 1
+    assert cpu.judge.max_tokens == 200 and cpu.judge.attempts == 1
     assert cpu.judge.local.backend == ("llamacpp" if importlib.util.find_spec("llama_cpp") else "transformers")
     assert apply_eval_preset(mine, None) is mine
     with pytest.raises(ConfigError, match="unknown eval preset 'gpu'; choose one of: cpu"):

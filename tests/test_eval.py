@@ -20,6 +20,7 @@ from reer.errors import ConfigError
 from reer.eval import EvalRequest, Selection, evaluate, write_results
 from reer.eval.benchmarks.base import JudgeTask
 from reer.eval.judges import JudgeError, ModelJudge
+from reer.eval.protocol import SamplingRecord
 from reer.eval.results import Estimate, EvalResults
 from reer.records.pair import write_pairs
 from tests.browser import canvas_ink, open_report, shoot
@@ -43,6 +44,12 @@ def _rows(db: Path, table: str) -> dict[tuple, tuple]:
         rows = connection.execute(query).fetchall()
     width = 2 if table == "answers" else 3
     return {row[:width]: row[width:] for row in rows}
+
+
+def _verdicts(db: Path, benchmark: str) -> list[list[str]]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT raws FROM scores WHERE benchmark = ?", (benchmark,)).fetchall()
+    return [json.loads(raws) for (raws,) in rows]
 
 
 def _wait_for(db: Path, table: str, at_least: int, process: subprocess.Popen, deadline: float) -> None:
@@ -75,7 +82,7 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
         "--longbench", str(BENCHMARK_DIR / "longbench-write"), "--references", str(heldout),
         "--domains", "D", "--lang", "en", "--limit", "2", "--max-new-tokens", "24", "-o", str(out),
         "--set", "eval.batch_size=1", "--set", "eval.thinking_tokens=24",
-        "--set", "eval.judge.local.backend=llamacpp", "--set", "eval.judge.max_tokens=8",
+        "--set", "eval.judge.local.backend=llamacpp", "--set", "eval.judge.max_tokens=8", "--preset", "cpu",
     ]  # fmt: skip
     env = {**os.environ, "COLUMNS": "200"}
     deadline = time.time() + 600
@@ -108,8 +115,10 @@ def test_small_evaluation_with_the_local_judge_resumes_after_kill_9(tmp_path, he
     wb, lb = results["benchmarks"]["writingbench"], results["benchmarks"]["longbench-write"]
     assert wb["items"] == 2 and {row["group"] for row in wb["per_item"]} == {"D"}
     assert wb["judge"]["tasks"] == 10 and lb["judge"]["tasks"] == 2
-    # The smoke judge is pre-filled with "score:", so the tiny model does give numbers for WritingBench.
-    assert wb["judge"]["unscored"] < 10 and 10 <= wb["headlines"]["WB-D"]["mean"] <= 100
+    # The smoke judge fills only the score slots of WritingBench's JSON, so the tiny model does give numbers.
+    assert wb["judge"]["unscored"] < 10 and wb["judge"]["calls"] >= 10
+    assert all('"reason": "(a local judge)"' in raw for row in _verdicts(db, "writingbench") for raw in row)
+    assert wb["protocol"]["deviations"][0] == "judge: the embedded 135M model (a smoke test, not a judge)"
     assert all(0 <= row["scores"]["S_l"] <= 100 for row in lb["per_item"])  # deterministic, whatever the judge did
     unscored_sq = lb["metrics"]["S_q"]["overall"]["unscored"]
     assert unscored_sq == lb["judge"]["unscored"]  # unscored verdicts are counted, never zero-filled
@@ -167,25 +176,26 @@ def test_http_judge_key_comes_from_the_environment(llama_server, monkeypatch):
     """The endpoint judge is the openai backend, chat only: the key from the environment and nowhere else,
     a refusal stops the evaluation with the server's reason, and no local tokenizer is needed."""
     config = JudgeConfig(kind="openai", base_url=llama_server, model="smollm2", api_key_env="REER_TEST_JUDGE_KEY")
-    task = JudgeTask(part="score", prompt="Say hello.", keys=("score",), low=1, high=10)
+    task = JudgeTask("score", ({"role": "user", "content": "Say hello."},), ("score",))
+    sampling = SamplingRecord(temperature=0.0, max_tokens=8)
     monkeypatch.delenv("REER_TEST_JUDGE_KEY", raising=False)
     with pytest.raises(ConfigError, match="REER_TEST_JUDGE_KEY"):
         ModelJudge(config)
     monkeypatch.setenv("REER_TEST_JUDGE_KEY", "wrong")
     with pytest.raises(JudgeError, match="HTTP 401") as refused:
-        ModelJudge(config).complete([task], 0.0, 0)
+        ModelJudge(config).complete([task], sampling)
     assert "wrong" not in str(refused.value)
     monkeypatch.setenv("REER_TEST_JUDGE_KEY", SERVER_KEY)
-    judge = ModelJudge(config.model_copy(update={"max_tokens": 8}))
+    judge = ModelJudge(config)
     assert judge.generator.tokenizer is None and judge.generator.config.chat_only
-    [reply] = judge.complete([task], 0.0, 0)
+    [reply] = judge.complete([task], sampling)
     assert isinstance(reply, str) and reply.strip()
     with pytest.raises(ConfigError, match=r"judge\.base_url is required"):
         ModelJudge(JudgeConfig(kind="openai"))
 
 
 def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(llama_server, tmp_path, monkeypatch):
-    """A 1-token verdict can hold no score: every task is asked 1 + retries times, then reported unscored."""
+    """A 1-token verdict can hold no score: every task is asked `attempts` times, then reported unscored."""
     monkeypatch.setenv("REER_TEST_JUDGE_KEY", SERVER_KEY)
     judge = JudgeConfig(
         kind="openai",
@@ -193,7 +203,7 @@ def test_unparsable_verdicts_from_a_real_server_are_counted_unscored(llama_serve
         model="smollm2",
         api_key_env="REER_TEST_JUDGE_KEY",
         max_tokens=1,
-        retries=1,
+        attempts=2,
     )
     request = EvalRequest(
         model="smollm2-135m-instruct",

