@@ -30,6 +30,14 @@ from reer.records import Pair
 CI = os.environ.get("CI", "").lower() == "true"
 # Slices of LongBench-Write and HelloBench live in the repo (tests/data/benchmarks/README.md: origin and
 # licences); REER_BENCHMARKS points the same tests at full copies.
+# A short chat with a thinking answer, scored by the server-backend tests (test_openai_backend, test_vllm).
+REFERENCE = "The keeper climbed the stairs each evening.\n\nHe lit the lamp and watched the ships pass in silence."
+CONTENT = "<think>\nI should write about a lonely keeper and his lamp.\n</think>\n\n" + REFERENCE
+CHAT = [
+    {"role": "system", "content": "You are a writer."},
+    {"role": "user", "content": "Write about a lighthouse keeper."},
+    {"role": "assistant", "content": CONTENT},
+]
 BENCHMARK_DIR = Path(os.environ.get("REER_BENCHMARKS", Path(__file__).parent / "data" / "benchmarks"))
 
 _INSTALL = {
@@ -278,6 +286,24 @@ def llama_server(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     server.terminate()
     server.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """tests/judge_server.py on 127.0.0.1: answers as each benchmark's judge (and as a model under test), logging
+    every request. Yields (its /v1 root, the log's path)."""
+    from tests import judge_server
+
+    log = tmp_path_factory.mktemp("scripted") / "requests.jsonl"
+    port = free_port()
+    command = [sys.executable, judge_server.__file__, str(port), str(log)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        yield f"http://127.0.0.1:{port}/v1", log
+    finally:
+        process.kill()
+        process.wait()
 
 
 def require_vllm() -> None:

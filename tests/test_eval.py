@@ -146,6 +146,8 @@ def _shown_in_the_report(out: Path, results: dict, tmp_path: Path, page: Any, vi
     page.click("#contents a:text-is('evaluation: eval')")
     page.wait_for_selector("#eval")
     assert "SMOKE TEST ONLY" in page.inner_text(".smoke")
+    protocol = page.inner_text("#eval .protocol >> nth=0")
+    assert protocol.startswith("Not comparable with published figures: judge: the embedded 135M model")
     wb_d = results["benchmarks"]["writingbench"]["headlines"]["WB-D"]
     assert f"{wb_d['mean']:.1f} [{wb_d['ci_low']:.1f}, {wb_d['ci_high']:.1f}]" in page.inner_text("#eval .cards")
     benchmarks = results["benchmarks"]

@@ -16,30 +16,12 @@ import pytest
 
 from reer.eval.benchmarks.writingbench import DOMAINS
 from tests import judge_server
-from tests.conftest import BENCHMARK_DIR, free_port, require
+from tests.conftest import BENCHMARK_DIR, require
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
 WB_FILE = DATA / "writingbench" / "benchmark_all.jsonl"
 JUDGE = "gpt-4o-2024-05-13"
 LETTERS = {name: letter for letter, name in DOMAINS.items()}  # REER.md's domain letters
-
-
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory):
-    log = tmp_path_factory.mktemp("scripted") / "requests.jsonl"
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(Path(judge_server.__file__)), str(port), str(log)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout.readline().strip() == "ready"
-        yield f"http://127.0.0.1:{port}/v1", log
-    finally:
-        process.kill()
-        process.wait()
 
 
 def _eval(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:

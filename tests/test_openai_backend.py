@@ -5,15 +5,7 @@ import pytest
 from reer.backends import GenerationRequest, Sampling, ScoreRequest, load_backend
 from reer.backends.openai_backend import _finish
 from reer.config import ModelConfig
-from tests.conftest import SERVER_KEY, SERVER_KEY_ENV, needs_llama_server
-
-REFERENCE = "The keeper climbed the stairs each evening.\n\nHe lit the lamp and watched the ships pass in silence."
-CONTENT = "<think>\nI should write about a lonely keeper and his lamp.\n</think>\n\n" + REFERENCE
-CHAT = [
-    {"role": "system", "content": "You are a writer."},
-    {"role": "user", "content": "Write about a lighthouse keeper."},
-    {"role": "assistant", "content": CONTENT},
-]
+from tests.conftest import CHAT, CONTENT, REFERENCE, SERVER_KEY, SERVER_KEY_ENV, needs_llama_server
 
 
 def served(url: str, **fields) -> ModelConfig:

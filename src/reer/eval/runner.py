@@ -151,6 +151,13 @@ def evaluate(request: EvalRequest, progress: Progress | None = None) -> EvalResu
         store.close()
 
 
+def _digest(parts: list[str]) -> str:
+    """One short digest of the benchmarks' files a run read (the prompt version of earlier results)."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def _selection(request: EvalRequest, name: str) -> Selection:
     return request.selections.get(name, Selection(seed=request.seed))
 
@@ -173,6 +180,7 @@ def settings(request: EvalRequest, files: dict[str, Files] | None = None) -> dic
         "answers": config.answers.model_dump(include={"backend", "dtype"})
         | config.model_dump(include={"temperature", "top_p", "top_k", "max_new_tokens", "thinking_tokens"}),
         "judge": judge,
+        "judge_prompts": _digest(sorted(d for found in (files or {}).values() for d in found.recorded.values())),
         "protocols": protocols,
         "seed": request.seed,
     }

@@ -571,6 +571,13 @@ function renderEval(doc) {
   const draws = [];
   for (const [name, bench] of Object.entries(doc.benchmarks)) {
     const section = el("section", { class: "benchmark" }, el("h2", {}, `${name} (${bench.items} items)`));
+    const deviations = bench.protocol ? bench.protocol.deviations : null;
+    const comparability = !deviations
+      ? "Protocol not recorded: not comparable with published figures."
+      : deviations.length
+        ? `Not comparable with published figures: ${deviations.join("; ")}.`
+        : "Computed as published: the benchmark's own prompt, parsing, sampling, attempts and scores.";
+    section.append(el("p", { class: "protocol" }, comparability));
     const headlines = Object.entries(bench.headlines);
     if (headlines.length) section.append(el("div", { class: "cards" }, headlines.map(([label, e]) => card(label, estimate(e)))));
     const groups = Object.keys(Object.values(bench.metrics)[0]?.groups || {});
