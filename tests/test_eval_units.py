@@ -20,7 +20,7 @@ from reer.eval.benchmarks.base import Parsed, allocate
 from reer.eval.benchmarks.hellobench import judged_response, word_tokenize
 from reer.eval.benchmarks.longbench_write import official_length
 from reer.eval.judges import judge_tasks
-from reer.eval.metrics import bootstrap, length_score, thinking_stats
+from reer.eval.metrics import bootstrap, bootstrap_halves, length_score, thinking_stats
 from reer.eval.official import python_constants, read_official
 from tests.conftest import BENCHMARK_DIR, needs_eval_framework, needs_evalscope
 
@@ -502,6 +502,14 @@ def test_bootstrap_interval_contains_the_mean_and_is_seeded():
     estimate = bootstrap(values, resamples=500, seed=3)
     assert estimate.mean == pytest.approx(73.333, abs=1e-3) and estimate.ci_low <= estimate.mean <= estimate.ci_high
     assert bootstrap(values, resamples=500, seed=3) == estimate
+
+
+def test_lb_is_half_the_mean_s_l_over_all_items_plus_the_mean_judged_s_q():
+    s_l, s_q = [80.0, 40.0, 60.0], [75.0, None, 25.0]
+    estimate = bootstrap_halves(s_l, s_q, resamples=300, seed=1)
+    assert estimate.mean == pytest.approx((60.0 + 50.0) / 2) and (estimate.n, estimate.unscored) == (2, 1)
+    assert estimate.ci_low <= estimate.mean <= estimate.ci_high
+    assert bootstrap_halves(s_l, [None, None, None]).mean is None
 
 
 def test_thinking_statistics():

@@ -42,7 +42,7 @@ def test_ablation_arms_run_end_to_end_and_resume(demo_run, tmp_path, page):
             "train": {"max_steps": 1, "global_batch_size": 1, "max_length": 256, "mix_ratio": 1.0},
             "eval": {
                 "max_new_tokens": 16, "batch_size": 4, "bootstrap": 200,
-                "judge": {"local": {"backend": "llamacpp"}, "max_tokens": 6},
+                "judge": {"local": {"backend": "llamacpp"}, "max_tokens": 6, "attempts": 2},
             },
         },
         "benchmarks": {"hellobench": str(BENCHMARK_DIR / "hellobench"), "lang": "en", "limit": 1},
@@ -142,7 +142,7 @@ def test_an_experiment_can_synthesize_its_own_run(tmp_path):
             "eval": {
                 "max_new_tokens": 8,
                 "bootstrap": 200,
-                "judge": {"local": {"backend": "llamacpp"}, "max_tokens": 4},
+                "judge": {"local": {"backend": "llamacpp"}, "max_tokens": 4, "attempts": 2},
             },
         },
         "benchmarks": {"names": ["writingbench"], "domains": ["D"], "lang": "en", "limit": 1},
@@ -169,3 +169,17 @@ def test_experiment_config_errors_name_the_file(tmp_path):
     path.write_text("arms: [full]\n")
     with pytest.raises(ConfigError, match="exactly one of run:"):
         load_experiment(path)
+
+
+def test_the_published_column_stands_only_beside_arms_computed_as_published():
+    from reer.eval.results import Estimate
+    from reer.experiment import Ablation, ArmResult, render_table
+
+    def arm(comparable: bool) -> ArmResult:
+        headlines = {"HB-B": Estimate(mean=80.0, ci_low=79.0, ci_high=81.0, n=123)}
+        return ArmResult(samples=10, model="m", headlines=headlines, smoke_test_only=False, as_published=comparable)
+
+    shown = render_table(Ablation(run="r", arms={"full": arm(True), "no-reer": arm(True)}))
+    assert "| HB-B ours | HB-B published |" in shown and "| 87.5 |" in shown and "| 73.7 |" in shown
+    hidden = render_table(Ablation(run="r", arms={"full": arm(True), "no-reer": arm(False)}))
+    assert "published figures are not shown" in hidden and "87.5" not in hidden and "80.0 [79.0, 81.0]" in hidden

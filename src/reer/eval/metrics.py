@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,6 +39,31 @@ def bootstrap(values: Sequence[float], resamples: int = 1000, confidence: float 
     tail = (1.0 - confidence) / 2.0 * 100.0
     low, high = np.percentile(means, [tail, 100.0 - tail])
     return Estimate(mean=float(data.mean()), ci_low=float(low), ci_high=float(high), n=int(data.size))
+
+
+def bootstrap_halves(
+    first: Sequence[float | None],
+    second: Sequence[float | None],
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """(mean of ``first`` + mean of ``second``) / 2, each over its own scored values — LongBench-Write's S over every
+    S_l and the judged S_q, as its two scripts compute them — with a percentile bootstrap over items."""
+    a = np.array([np.nan if v is None else v for v in first], dtype=float)
+    b = np.array([np.nan if v is None else v for v in second], dtype=float)
+    unscored = int(np.isnan(b).sum())
+    if np.isnan(a).all() or np.isnan(b).all():
+        return Estimate(unscored=unscored)
+    picks = np.random.default_rng(seed).integers(0, a.size, size=(resamples, a.size))
+    with warnings.catch_warnings():  # a resample may hold no judged item: its mean is nan, dropped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = (np.nanmean(a[picks], axis=1) + np.nanmean(b[picks], axis=1)) / 2.0
+    means = means[~np.isnan(means)]
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    mean = (float(np.nanmean(a)) + float(np.nanmean(b))) / 2.0
+    return Estimate(mean=mean, ci_low=float(low), ci_high=float(high), n=int((~np.isnan(b)).sum()), unscored=unscored)
 
 
 def thinking_stats(thinking: str, answer: str, markers: Sequence[str]) -> dict[str, float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from reer.eval import likelihood, protocol
 from reer.eval.benchmarks import BENCHMARKS, Benchmark, EvalItem, Selection
 from reer.eval.benchmarks.base import Files
 from reer.eval.judges import ModelJudge, judge_label, judge_tasks
-from reer.eval.metrics import bootstrap, text_length, thinking_stats
+from reer.eval.metrics import bootstrap, bootstrap_halves, text_length, thinking_stats
 from reer.eval.protocol import ProtocolRecord, SamplingRecord
 from reer.eval.results import (
     BenchmarkResult,
@@ -383,26 +382,8 @@ def _protocol(bench: Benchmark, items: list[EvalItem], request: EvalRequest, fil
 
 
 def _estimate_halves(first: Sequence[float | None], second: Sequence[float | None], request: EvalRequest) -> Estimate:
-    """(mean of ``first`` + mean of ``second``) / 2, each over its own scored values (LongBench-Write's S over
-    every S_l and the judged S_q), with a bootstrap over items."""
-    import numpy as np
-
-    a = np.array([np.nan if v is None else v for v in first], dtype=float)
-    b = np.array([np.nan if v is None else v for v in second], dtype=float)
-    unscored = int(np.isnan(b).sum())
-    if np.isnan(b).all() or np.isnan(a).all():
-        return Estimate(unscored=unscored)
     config = request.config
-    rng = np.random.default_rng(request.seed)
-    picks = rng.integers(0, a.size, size=(config.bootstrap, a.size))
-    with warnings.catch_warnings():  # a resample may hold no judged item: its mean is nan, dropped below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        means = (np.nanmean(a[picks], axis=1) + np.nanmean(b[picks], axis=1)) / 2.0
-    means = means[~np.isnan(means)]
-    tail = (1.0 - config.confidence) / 2.0 * 100.0
-    low, high = np.percentile(means, [tail, 100.0 - tail])
-    mean = (float(np.nanmean(a)) + float(np.nanmean(b))) / 2.0
-    return Estimate(mean=mean, ci_low=float(low), ci_high=float(high), n=int((~np.isnan(b)).sum()), unscored=unscored)
+    return bootstrap_halves(first, second, config.bootstrap, config.confidence, request.seed)
 
 
 def _estimate(values: Sequence[float | None], request: EvalRequest) -> Estimate:
