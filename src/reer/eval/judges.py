@@ -96,18 +96,17 @@ class ModelJudge:
         )
         if self.local and all(task.form for task in tasks):
             slot = replace(sent, max_new_tokens=min(self.SLOT_TOKENS, sent.max_new_tokens), stop=(",", "}", "\n"))
-            return self._fill(tasks, slot)
+            return [self._filled(task, slot) for task in tasks]
         return [reply.text for reply in self._generate([(task, "") for task in tasks], sent)]
 
-    def _fill(self, tasks: Sequence[JudgeTask], sampling: Any) -> list[str]:
-        """Every task's form, its slots filled left to right (one batched call per slot position)."""
-        texts = [task.form[0] for task in tasks]
-        for slot in range(1, max(len(task.form) for task in tasks)):
-            open_ = [i for i, task in enumerate(tasks) if slot < len(task.form)]
-            replies = self._generate([(tasks[i], texts[i]) for i in open_], sampling)
-            for i, reply in zip(open_, replies, strict=True):
-                texts[i] += _first_number(reply.text) + tasks[i].form[slot]
-        return texts
+    def _filled(self, task: JudgeTask, sampling: Any) -> str:
+        """The task's form with its slots filled left to right. One task at a time: an engine that keeps its last
+        prompt in cache (llama.cpp) then reads the long judge prompt once per verdict, not once per slot."""
+        text = task.form[0]
+        for piece in task.form[1:]:
+            [reply] = self._generate([(task, text)], sampling)
+            text += _first_number(reply.text) + piece
+        return text
 
     def _generate(self, prompts: Sequence[tuple[JudgeTask, str]], sampling: Any) -> list[Any]:
         from reer.backends import GenerationRequest
