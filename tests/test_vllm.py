@@ -248,9 +248,8 @@ def test_reer_eval_answers_through_vllm_with_each_benchmark_s_own_sampling(vllm,
         for name, sampling in own.items():
             bench = results.benchmarks[name]
             assert bench.items == 2 and bench.judge.unscored == 0
-            assert bench.protocol.deviations == [
-                f"answer max_tokens 24 (the benchmark's: {PROTOCOLS[name].answers.max_tokens})"
-            ]
+            budget = f"answer max_tokens 24 (the benchmark's: {PROTOCOLS[name].answers.max_tokens})"
+            assert bench.protocol.deviations[-1] == budget  # besides gpt-4o judging WritingBench
             answers = store.answers(name)
             prompts = {
                 item.id: item.prompt for item in BENCHMARKS[name].load(request.sources[name], request.selections[name])
