@@ -212,3 +212,80 @@ def test_a_sample_whose_request_fills_max_length_is_skipped_not_misaligned(embed
     settings = TrainConfig(**(SMALL | {"max_steps": 1, "global_batch_size": 1, "max_length": 128}))
     result = train([long_request, short], tmp_path / "model", settings)
     assert result.dropped == 1 and result.steps == 1 and (result.final / "adapter_config.json").exists()
+
+
+def _tiny(tiny_model_dir, **fields) -> TrainConfig:
+    base = {"base_model": str(tiny_model_dir), "method": "full", "max_steps": 1, "global_batch_size": 1}
+    return TrainConfig(**(SMALL | base | fields))
+
+
+def _lines(count: int, answer: str = "Rain taps the glass.") -> list:
+    from reer.records.sample import SftSample
+
+    return [SftSample(f"s{i}", f"Write line {i} about rain.", "Keep it short.", answer) for i in range(count)]
+
+
+@needs_train
+def test_resume_refuses_other_data_or_settings_unless_forced(tiny_model_dir, tmp_path):
+    from reer.errors import ConfigError
+    from reer.train import train
+
+    out, config = tmp_path / "model", _tiny(tiny_model_dir)
+    assert train(_lines(2), out, config).steps == 1
+    again = train(_lines(2), out, config.model_copy(update={"save_steps": 7}))  # not learned: resumes
+    assert again.resumed_from and again.resumed_from.endswith("checkpoint-1")
+    with pytest.raises(ConfigError, match=r"was trained with other data: rerun with the same ones, pass --force"):
+        train(_lines(3), out, config)
+    with pytest.raises(ConfigError, match=r"other train\.learning_rate, seed"):
+        train(_lines(2), out, config.model_copy(update={"learning_rate": 0.5}), seed=3)
+    forced = train(_lines(3), out, config, force=True)
+    assert forced.steps == 1 and forced.resumed_from is None
+    saved = json.loads((out / "reer-train-run.json").read_text())
+    assert saved["rows"] == 3 and saved["settings"]["learning_rate"] == config.learning_rate
+    cli = subprocess.run(
+        [sys.executable, "-m", "reer", "train", str(tmp_path / "none.jsonl"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 1 and len(cli.stderr.strip().splitlines()) == 1
+
+
+@needs_train
+def test_over_length_samples_are_counted_before_training_and_dropped_or_cut(tiny_model_dir, tmp_path):
+    from reer.train import train
+
+    long_answer = "The rain kept falling on the harbour, on the boats and on the nets. " * 20
+    samples = [*_lines(1), _lines(2, long_answer)[1]]
+    heard: list[str] = []
+    dropped = train(samples, tmp_path / "drop", _tiny(tiny_model_dir, max_length=128), notice=heard.append)
+    assert heard and heard[0].startswith("1 of 2 samples are longer than train.max_length=128 tokens (longest ")
+    assert "dropped (train.over_length=drop" in heard[0] and dropped.dropped == 1 and dropped.truncated == 0
+    heard.clear()
+    cut = train(
+        samples, tmp_path / "cut", _tiny(tiny_model_dir, max_length=128, over_length="truncate"), notice=heard.append
+    )
+    assert "cut at 128, their ends and stop tokens untrained" in heard[0] and cut.truncated == 1 and cut.dropped == 0
+
+
+@needs_train
+def test_final_holds_a_model_that_stops_at_the_end_of_its_turn(tiny_model_dir, tmp_path):
+    """A full fine-tune's final/ loads with transformers and its generation config stops at <|im_end|> (the turn's
+    end) as well as the base eos; a final/ without weights — what an FSDP sharded save leaves, which this CPU
+    cannot provoke, so the weights are removed by hand — is a failure that names the fix."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    from reer.errors import ReerError
+    from reer.train import train
+    from reer.train.guard import verify_final
+
+    result = train(_lines(2), tmp_path / "model", _tiny(tiny_model_dir))
+    tokenizer = AutoTokenizer.from_pretrained(result.final)
+    stops = GenerationConfig.from_pretrained(result.final).eos_token_id
+    assert stops[0] == tokenizer.convert_tokens_to_ids("<|im_end|>") and tokenizer.eos_token_id in stops
+    assert AutoModelForCausalLM.from_pretrained(result.final).generation_config.eos_token_id == stops
+    saved = json.loads((result.final / "reer-train.json").read_text())
+    assert (saved["world_size"], saved["global_batch"]) == (1, 1)
+    for weights in result.final.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(ReerError, match="holds no model weights.*FULL_STATE_DICT.*zero3_save_16bit_model"):
+        verify_final(result.final, lora=False)

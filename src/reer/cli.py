@@ -551,6 +551,9 @@ def train(
     mix: Annotated[Path | None, typer.Option(help="Another SFT dataset to mix in at train.mix_ratio.")] = None,
     merge: Annotated[bool, typer.Option(help="LoRA: also write the adapters merged into the base model.")] = False,
     show_sample: Annotated[bool, typer.Option(help="Print one sample with the tokens the loss falls on.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Start over in -o even if it was trained on other data or settings.")
+    ] = False,
     seed: SeedOpt = None,
 ) -> None:
     """Fine-tune a model on REER data with TRL (loss on the assistant turn only); rerun to resume."""
@@ -571,13 +574,11 @@ def train(
         source=str(data),
         merge=merge,
         show_sample=console.print if show_sample else None,
+        notice=lambda message: err.print(message, style="yellow", markup=False, highlight=False),
+        force=force,
     )
     if result.resumed_from:
         console.print(f"resumed from {visible(result.resumed_from)}", markup=False)
-    if result.truncated:
-        err.print(f"[yellow]{result.truncated} samples were cut at train.max_length={settings.max_length}[/]")
-    if result.dropped:
-        err.print(f"[yellow]{result.dropped} samples were skipped: their request alone fills train.max_length[/]")
     losses = f"{result.losses[0]:.4f} → {result.losses[-1]:.4f}" if result.losses else "n/a"
     console.print(
         f"{result.steps} steps in {result.seconds:.1f} s ({result.seconds_per_step:.1f} s/step); loss {losses}; "

@@ -316,7 +316,12 @@ class TrainConfig(StrictModel):
         96, ge=1, description="Samples per optimizer step, over all devices (REER.md §5: 96)."
     )
     per_device_batch_size: int = Field(1, ge=1, description="Samples per forward pass on one device.")
-    max_length: int = Field(8192, ge=64, description="Tokens per sample; longer ones are truncated (the end is cut).")
+    max_length: int = Field(8192, ge=64, description="Tokens per sample (ours; the paper does not say).")
+    over_length: Literal["drop", "truncate"] = Field(
+        "drop",
+        description="Samples longer than max_length: 'drop' them (default: a cut sample trains its thinking without "
+        "the answer's end and stop token), or 'truncate' them. Counted before the first step either way.",
+    )
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Linear warm-up share of the steps (ours).")
     lr_scheduler: str = Field("cosine", description="Learning-rate schedule (a transformers scheduler name; ours).")
     weight_decay: float = Field(0.0, ge=0)

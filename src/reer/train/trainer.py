@@ -21,6 +21,7 @@ from typing import Any, cast
 from reer.config import TrainConfig
 from reer.errors import ConfigError, ReerError
 from reer.records.sample import SftSample
+from reer.train import guard
 from reer.train.data import prompt_completion
 from reer.train.mask import check_mask, render_mask
 
@@ -50,20 +51,36 @@ def train(
     source: str = "",
     merge: bool = False,
     show_sample: Callable[[Any], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Fine-tune ``config.base_model`` on ``samples`` (read from ``source``, recorded with the model) into
-    ``out_dir``; resume if checkpoints are there."""
+    ``out_dir``; resume if checkpoints are there (the same data and settings only, unless ``force``).
+    ``notice`` hears, before the first step, how many samples are longer than ``max_length``."""
     from datasets import Dataset
 
     if not samples:
         raise ReerError(f"{source or 'the data'} holds no training samples (all filtered out? see `reer filter`)")
-    dataset = Dataset.from_list([prompt_completion(s) for s in samples])
-    trainer, tokenizer = _trainer(dataset, out_dir, config, seed)
+    rows = [prompt_completion(s) for s in samples]
+    guard.check_resume(out_dir, guard.fingerprint(rows, config, seed), force)
+    tokenizer = _tokenizer(config)
+    lengths = guard.token_lengths(rows, tokenizer)
+    if (message := guard.over_length_notice(lengths, config)) and notice:
+        notice(message)
+    kept = (
+        rows
+        if config.over_length == "truncate"
+        else [r for r, n in zip(rows, lengths, strict=True) if n <= config.max_length]
+    )
+    if not kept:
+        raise ReerError(f"every sample is longer than train.max_length={config.max_length} tokens; raise it")
+    dataset = Dataset.from_list(kept)
+    trainer = _trainer(dataset, tokenizer, out_dir, config, seed)
     if len(trainer.train_dataset) == 0:  # TRL drops samples whose prompt alone fills max_length
         raise ReerError(f"every sample's prompt is longer than train.max_length={config.max_length}; raise it")
     first = trainer.train_dataset[0]  # TRL drops samples whose prompt fills max_length: find its source by id
     check_mask(first, dataset[dataset["id"].index(first["id"])], tokenizer, config.max_length)
-    dropped = len(dataset) - len(trainer.train_dataset)
+    dropped = len(rows) - len(trainer.train_dataset)
     truncated = sum(len(row["input_ids"]) >= config.max_length for row in trainer.train_dataset)
     if show_sample:
         show_sample(render_mask(trainer.train_dataset[0], tokenizer))
@@ -88,14 +105,20 @@ def train(
     )
 
 
-def _trainer(dataset: Any, out_dir: Path, config: TrainConfig, seed: int) -> tuple[Any, Any]:
+def _tokenizer(config: TrainConfig) -> Any:
     from transformers import AutoTokenizer
+
+    from reer.backends.models import resolve_model_path
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(config.base_model), local_files_only=True)
+
+
+def _trainer(dataset: Any, tokenizer: Any, out_dir: Path, config: TrainConfig, seed: int) -> Any:
     from trl import SFTConfig, SFTTrainer
 
     from reer.backends.models import resolve_model_path
 
     model_path = resolve_model_path(config.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
     bf16, dtype = _precision(config.dtype)
     args = SFTConfig(
         output_dir=str(out_dir),
@@ -121,10 +144,9 @@ def _trainer(dataset: Any, out_dir: Path, config: TrainConfig, seed: int) -> tup
         seed=seed,
         dataset_num_proc=None,
     )
-    trainer = SFTTrainer(
+    return SFTTrainer(
         model=model_path, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=_lora(config)
     )
-    return trainer, tokenizer
 
 
 def accumulation_steps(config: TrainConfig) -> int:
@@ -173,10 +195,18 @@ def _checkpoint_step(checkpoint: str | None) -> int:
 
 
 def _save(trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, source: str, samples: int) -> Path:
+    """The model with a generation config that stops at the end of a turn, its tokenizer and the settings; then
+    ``final/`` is checked to hold a model that loads (:func:`guard.verify_final`)."""
+    generation = trainer.model.generation_config
+    generation.eos_token_id = guard.stop_tokens(tokenizer, generation.eos_token_id)
     trainer.save_model(str(final))
+    generation.save_pretrained(str(final))  # a LoRA adapter folder too: `reer generate` and servers read it
     tokenizer.save_pretrained(str(final))
-    settings = {"train": config.model_dump(mode="json"), "data": source, "samples": samples}
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    batch = {"world_size": world, "global_batch": world * config.per_device_batch_size * accumulation_steps(config)}
+    settings = {"train": config.model_dump(mode="json"), "data": source, "samples": samples} | batch
     (final / "reer-train.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    guard.verify_final(final, lora=config.method == "lora")
     return final
 
 
