@@ -85,7 +85,7 @@ def test_kills_during_eval_lose_nothing(tmp_path):
         return reer_command(
             "eval", "smollm2-135m-instruct", "-b", "hellobench", "--hellobench", hellobench, "-o", str(out),
             "--limit", "8", "--set", "eval.answers.backend=fake", "--set", "eval.judge.local.backend=fake",
-            "--set", "eval.bootstrap=100",
+            "--set", "eval.bootstrap=100", "--preset", "cpu",
         )  # fmt: skip
 
     calm = subprocess.run(evaluation(tmp_path / "calm"), cwd=REPO, capture_output=True, text=True, timeout=600)
