@@ -257,7 +257,8 @@ def test_over_length_samples_are_counted_before_training_and_dropped_or_cut(tiny
     long_answer = "The rain kept falling on the harbour, on the boats and on the nets. " * 20
     samples = [*_lines(1), _lines(2, long_answer)[1]]
     heard: list[str] = []
-    dropped = train(samples, tmp_path / "drop", _tiny(tiny_model_dir, max_length=128), notice=heard.append)
+    drop = _tiny(tiny_model_dir, max_length=128, over_length="drop")
+    dropped = train(samples, tmp_path / "drop", drop, notice=heard.append)
     assert heard and heard[0].startswith("1 of 2 samples are longer than train.max_length=128 tokens (longest ")
     assert "dropped (train.over_length=drop" in heard[0] and dropped.dropped == 1 and dropped.truncated == 0
     heard.clear()

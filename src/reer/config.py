@@ -350,6 +350,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "global_batch_size": 2,
         "per_device_batch_size": 1,
         "max_length": 512,
+        "over_length": "truncate",  # real samples run to ~1,000 tokens: a smoke test trains their heads
         "save_steps": 2,
         "warmup_ratio": 0.0,
         "lr_scheduler": "constant",
