@@ -202,8 +202,14 @@ def _save(trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, source
     trainer.save_model(str(final))
     generation.save_pretrained(str(final))  # a LoRA adapter folder too: `reer generate` and servers read it
     tokenizer.save_pretrained(str(final))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    batch = {"world_size": world, "global_batch": world * config.per_device_batch_size * accumulation_steps(config)}
+    # What the trainer really ran with, not what the launcher set: under torchrun without a distributed setup
+    # each process trains alone (WORLD_SIZE 2, trainer world size 1), and the record must say so.
+    args = trainer.args
+    world = args.world_size
+    batch = {
+        "world_size": world,
+        "global_batch": world * args.per_device_train_batch_size * args.gradient_accumulation_steps,
+    }
     settings = {"train": config.model_dump(mode="json"), "data": source, "samples": samples} | batch
     (final / "reer-train.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     guard.verify_final(final, lora=config.method == "lora")
