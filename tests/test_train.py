@@ -175,7 +175,7 @@ def test_training_resumes_from_its_checkpoint_after_kill_9(real_export, tmp_path
 
 def test_global_batch_must_split_over_devices(monkeypatch):
     from reer.errors import ConfigError
-    from reer.train.trainer import accumulation_steps
+    from reer.train.distributed import accumulation_steps
 
     assert accumulation_steps(TrainConfig()) == 96
     monkeypatch.setenv("WORLD_SIZE", "8")

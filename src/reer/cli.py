@@ -546,9 +546,16 @@ def train(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     preset: Annotated[
-        str | None, typer.Option(help="deepwriter (the published recipe) or cpu-smoke (a few LoRA steps on a CPU).")
+        str | None,
+        typer.Option(
+            help="paper (the whole DeepWriter-8B recipe: Qwen3-8B-Base, full fine-tune), deepwriter (its "
+            "hyperparameters on your train.base_model) or cpu-smoke (a few LoRA steps on a CPU)."
+        ),
     ] = None,
-    mix: Annotated[Path | None, typer.Option(help="Another SFT dataset to mix in at train.mix_ratio.")] = None,
+    mix: Annotated[
+        Path | None,
+        typer.Option(help="Another SFT dataset to mix in at train.mix_ratio (reasoning markups become <think>)."),
+    ] = None,
     merge: Annotated[bool, typer.Option(help="LoRA: also write the adapters merged into the base model.")] = False,
     show_sample: Annotated[bool, typer.Option(help="Print one sample with the tokens the loss falls on.")] = False,
     force: Annotated[
@@ -559,13 +566,18 @@ def train(
     """Fine-tune a model on REER data with TRL (loss on the assistant turn only); rerun to resume."""
     from reer.config import apply_preset
     from reer.export.dataset import load_samples, with_mix
+    from reer.train import distributed
     from reer.train import train as run_training
 
     cfg = _config(config, set_, seed=seed)
     settings = apply_preset(cfg.train, preset)  # preset < config file < --set
     samples = load_samples(data, cfg.filters)
     if mix:
-        samples = with_mix(samples, mix, settings.mix_ratio, cfg.seed)[0]
+        from reer.records.markup import describe
+
+        samples, mixed, markup = with_mix(samples, mix, settings.mix_ratio, cfg.seed)
+        if distributed.is_main():
+            err.print(f"mixed in {len(mixed)} from {visible(mix)}: {describe(markup)}", markup=False, highlight=False)
     result = run_training(
         samples,
         output,
@@ -577,12 +589,15 @@ def train(
         notice=lambda message: err.print(message, style="yellow", markup=False, highlight=False),
         force=force,
     )
+    if not result.main:  # other ranks of a distributed run: rank 0 reports
+        return
     if result.resumed_from:
         console.print(f"resumed from {visible(result.resumed_from)}", markup=False)
     losses = f"{result.losses[0]:.4f} → {result.losses[-1]:.4f}" if result.losses else "n/a"
     console.print(
         f"{result.steps} steps in {result.seconds:.1f} s ({result.seconds_per_step:.1f} s/step); loss {losses}; "
         f"peak memory {result.peak_memory_mb:.0f} MB"
+        + (f"; eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else "")
     )
     merged = f"; merged: {visible(result.merged)}" if result.merged else ""
     console.print(f"model: {visible(result.final)}{merged}", markup=False)

@@ -17,12 +17,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reer.errors import ConfigError, UsageError
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 MAX_TEMPERATURE = 2.0  # the OpenAI API's bound; beyond it sampling is uniform noise
+PAPER_BASE_MODEL = "Qwen/Qwen3-8B-Base"  # DeepWriter-8B's base (REER.md §5)
 GEMMA_MODEL = "gemma-3-270m"  # a base model, packaged too: the laptop's second model (a scorer)
 LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
 DEFAULT_CONTEXT = 8192  # tokens, where neither the config nor a server says
@@ -326,8 +327,33 @@ class TrainConfig(StrictModel):
     lr_scheduler: str = Field("cosine", description="Learning-rate schedule (a transformers scheduler name; ours).")
     weight_decay: float = Field(0.0, ge=0)
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory on long samples.")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="'auto': bf16 on GPUs that support it, fp32 elsewhere (bf16 is slow on most CPUs)."
+    precision: Literal["auto", "bf16-mixed", "fp16-mixed", "fp32", "bf16"] = Field(
+        "auto",
+        description="'bf16-mixed': fp32 master weights, bf16 compute (what 2e-5 updates need); 'bf16': pure bf16 "
+        "weights (half the memory, but most small updates round away: a warning says so); 'auto': bf16-mixed on GPUs "
+        "that support bf16, fp16-mixed on older ones, fp32 on a CPU (bf16 is slow on most CPUs).",
+    )
+    attn_implementation: str | None = Field(
+        None, description="transformers' attention kernel: 'sdpa', 'flash_attention_2', 'eager'; None: its default."
+    )
+    packing: bool = Field(False, description="TRL packing: several samples per sequence (best-fit decreasing).")
+    padding_free: bool = Field(False, description="TRL padding-free batches (needs a flash-attention kernel).")
+    chat_template: str | None = Field(
+        None,
+        description="A Jinja chat template (or a path to a .jinja file) for the base model. None: the model's own; "
+        "a base model without one gets reer's (turns end in the tokenizer's eos; docs/training.md).",
+    )
+    eval_fraction: float = Field(
+        0.0, ge=0, lt=1, description="Share of the samples held out (seeded) for an eval loss; 0: none."
+    )
+    eval_steps: int | None = Field(None, ge=1, description="Eval loss every this many steps (None: at save_steps).")
+    report_to: list[str] = Field(
+        default_factory=list, description="Loggers: tensorboard (in the train extra), wandb, mlflow, …; [] for none."
+    )
+    sft: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Other TRL SFTConfig fields, passed through (checked against SFTConfig; the ones reer sets "
+        "itself are refused with the train.* field to use).",
     )
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator.")
@@ -338,10 +364,31 @@ class TrainConfig(StrictModel):
     logging_steps: int = Field(1, ge=1)
     mix_ratio: float = Field(0.85, ge=0, description="With --mix: mixed-in samples per REER sample (published ~0.85).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "dtype" in values:
+            raise ValueError(
+                "train.dtype is now train.precision: bf16-mixed (fp32 master weights), bf16 (pure), fp16-mixed, "
+                "fp32 or auto"
+            )
+        return values
+
 
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    # The published DeepWriter-8B recipe (REER.md §5); the base model is yours to choose.
+    # The published DeepWriter-8B recipe (REER.md §5) on a base model you name (refused on the embedded one).
     "deepwriter": {"method": "full", "epochs": 3.0, "learning_rate": 2e-5, "global_batch_size": 96},
+    # The whole reproduction: the paper's base model too, in bf16 mixed precision with gradient checkpointing
+    # (docs/training.md: one node of 8 GPUs with configs/accelerate/).
+    "paper": {
+        "base_model": PAPER_BASE_MODEL,
+        "method": "full",
+        "epochs": 3.0,
+        "learning_rate": 2e-5,
+        "global_batch_size": 96,
+        "precision": "bf16-mixed",
+        "gradient_checkpointing": True,
+    },
     # A few LoRA steps of the embedded SmolLM2 on 2 CPU cores: checks the whole path in minutes.
     "cpu-smoke": {
         "method": "lora",
@@ -364,7 +411,13 @@ def apply_preset(settings: TrainConfig, preset: str | None) -> TrainConfig:
         return settings
     if preset not in TRAIN_PRESETS:
         raise ConfigError(f"unknown preset '{preset}'; choose one of: {', '.join(TRAIN_PRESETS)}")
-    return TrainConfig(**(TRAIN_PRESETS[preset] | settings.model_dump(include=settings.model_fields_set)))
+    chosen = TrainConfig(**(TRAIN_PRESETS[preset] | settings.model_dump(include=settings.model_fields_set)))
+    if preset == "deepwriter" and "base_model" not in settings.model_fields_set:
+        raise ConfigError(
+            f"the deepwriter preset is a recipe for an 8B base model, not the embedded {EMBEDDED_MODEL}: set "
+            f"train.base_model (the paper's is {PAPER_BASE_MODEL}), or use --preset paper"
+        )
+    return chosen
 
 
 class JudgeConfig(StrictModel):

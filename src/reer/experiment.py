@@ -76,7 +76,7 @@ class ExperimentConfig(StrictModel):
     filter: bool = Field(True, description="Apply `settings.filters` to the run first (off: every finished trace).")
     arms: list[Arm] = Field(default_factory=lambda: list(ARMS))
     downsample: float = Field(0.5, gt=0, le=1, description="Share of long (or short) traces dropped in those arms.")
-    preset: str | None = Field(None, description="A training preset (deepwriter, cpu-smoke).")
+    preset: str | None = Field(None, description="A training preset (paper, deepwriter, cpu-smoke).")
     settings: ReerConfig = Field(default_factory=ReerConfig, description="Any reer config sections.")
     benchmarks: BenchmarkChoice = Field(default_factory=BenchmarkChoice)
 

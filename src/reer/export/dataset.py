@@ -12,9 +12,10 @@ import os
 import random
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +31,7 @@ from reer.filters.quality import QualityTally, features
 from reer.filters.run import new_report, passing
 from reer.records import Pair
 from reer.records.formats import WRITERS, Row, file_name, read_samples
+from reer.records.markup import convert_all, describe
 from reer.records.sample import SftSample
 from reer.records.trajectory import Trajectory
 from reer.store import RunStore
@@ -61,7 +63,7 @@ def export_dataset(
     _check_destination(out_dir)
     kept, search_config, report, statuses = _kept(run_dir, filters, records=fmt == "records")
     samples = [k.sample for k in kept]
-    combined, mixed = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [])
+    combined, mixed, markup = with_mix(samples, mix, mix_ratio, seed) if mix else (samples, [], Counter())
     if fmt == "records":
         if mixed:
             raise ReerError("--format records holds search records only; mix into an SFT format instead")
@@ -90,6 +92,8 @@ def export_dataset(
     )
     if mix and len(mixed) < round(mix_ratio * len(samples)):
         facts.notes.append(f"{mix} holds only {len(mixed)} samples: fewer than the ratio asked for.")
+    if mix:
+        facts.notes.append(f"Reasoning markup in {mix.name}: {describe(markup)}.")
     _write_folder(out_dir, fmt, rows, facts)
     return ExportResult(out_dir / file_name(fmt), len(rows), len(samples), len(mixed), report)
 
@@ -174,26 +178,28 @@ def trajectory_sample(pair: Pair, t: Trajectory, thinking: str | None = None) ->
     return SftSample(sample_id, pair.query, (thinking or t.final_trace).strip(), pair.reference, None, pair.source)
 
 
-def with_mix(samples: list[SftSample], path: Path, ratio: float, seed: int) -> tuple[list[SftSample], list[SftSample]]:
-    """(``samples`` and the mixed-in ones, shuffled; the mixed-in ones alone)."""
-    mixed = _mix_in(path, ratio, len(samples), seed)
-    combined = samples + mixed
-    random.Random(seed).shuffle(combined)
-    return combined, mixed
+class Mixed(NamedTuple):
+    combined: list[SftSample]  # the REER samples and the mixed-in ones, shuffled
+    mixed: list[SftSample]  # the mixed-in ones alone
+    markup: Counter[str]  # the mix file's reasoning markups: converted, already <think>, refused (markup.describe)
 
 
-def _mix_in(path: Path, ratio: float, reer_count: int, seed: int) -> list[SftSample]:
-    """``ratio`` samples of another SFT set per REER sample, drawn without replacement."""
+def with_mix(samples: list[SftSample], path: Path, ratio: float, seed: int) -> Mixed:
+    """``samples`` with ``ratio`` samples of another SFT set per REER sample, drawn without replacement from the
+    ones whose reasoning is in ``<think>`` or converts to it (:mod:`reer.records.markup`)."""
     if ratio < 0:
         raise ReerError(f"--mix-ratio must be 0 or more, got {ratio}")
-    others = read_samples(path)
-    wanted = min(round(ratio * reer_count), len(others))
+    others, outcomes = convert_all(read_samples(path))
+    wanted = min(round(ratio * len(samples)), len(others))
     drawn = random.Random(seed).sample(others, wanted)
     mark = {"mixed_from": str(path)}
-    return [
+    mixed = [
         SftSample(f"mix-{s.id}", s.prompt, s.thinking, s.answer, s.system, {"dataset": path.name} | s.source | mark)
         for s in drawn
     ]
+    combined = samples + mixed
+    random.Random(seed).shuffle(combined)
+    return Mixed(combined, mixed, outcomes)
 
 
 def _write_folder(out_dir: Path, fmt: str, rows: list[Row], facts: CardFacts) -> None:

@@ -30,10 +30,10 @@ def fingerprint(rows: Sequence[dict[str, Any]], config: TrainConfig, seed: int) 
     return {"data": data.hexdigest(), "rows": len(rows), "settings": settings}
 
 
-def check_resume(out_dir: Path, found: dict[str, Any], force: bool) -> None:
+def check_resume(out_dir: Path, found: dict[str, Any], force: bool, write: bool = True) -> None:
     """Refuse to resume a folder trained on other data or settings (one line), unless ``force``: then its
     checkpoints and final model are removed and training starts over. The fingerprint is written for the next run.
-    """
+    Every process checks; only the ``write`` one (rank 0) removes and writes."""
     path = out_dir / RUN_FILE
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -43,9 +43,11 @@ def check_resume(out_dir: Path, found: dict[str, Any], force: bool) -> None:
                 f"{out_dir} was trained with other {', '.join(differ)}: rerun with the same ones, pass --force to "
                 "start over in it (its checkpoints and final model are removed), or write to a new -o folder"
             )
-        if differ:
+        if differ and write:
             for old in [*out_dir.glob("checkpoint-*"), out_dir / "final", out_dir / "merged"]:
                 shutil.rmtree(old, ignore_errors=True)
+    if not write:
+        return
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
@@ -80,27 +82,6 @@ def over_length_notice(lengths: Sequence[int], config: TrainConfig) -> str | Non
     if config.over_length == "drop":
         return f"{head}: dropped (train.over_length=drop; truncate would train them without their end)"
     return f"{head}: cut at {config.max_length}, their ends and stop tokens untrained (train.over_length=truncate)"
-
-
-def turn_end(tokenizer: Any) -> int | None:
-    """The token that ends an assistant turn in the chat template (``<|im_end|>``, ``<end_of_turn>``): a model
-    trained on chat turns stops there, which a base model's eos (``<|endoftext|>``) never marks."""
-    if not getattr(tokenizer, "chat_template", None):
-        return None
-    marker = "REER-TURN-END-PROBE"
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "x"}, {"role": "assistant", "content": marker}], tokenize=False
-    )
-    tail = text.split(marker, 1)[1] if marker in text else ""
-    special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}))
-    return next((i for i in tokenizer(tail, add_special_tokens=False)["input_ids"] if i in special), None)
-
-
-def stop_tokens(tokenizer: Any, model_eos: int | list[int] | None) -> list[int]:
-    """The turn's end first, then the base model's own eos ids (kept: text after a turn still ends there)."""
-    base = [model_eos] if isinstance(model_eos, int) else list(model_eos or [])
-    ids = [turn_end(tokenizer), *base, tokenizer.eos_token_id]
-    return list(dict.fromkeys(i for i in ids if i is not None))
 
 
 def verify_final(final: Path, lora: bool) -> None:

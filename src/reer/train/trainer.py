@@ -10,18 +10,17 @@ settings that produced it.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from reer.config import TrainConfig
 from reer.errors import ConfigError, ReerError
 from reer.records.sample import SftSample
-from reer.train import guard
+from reer.train import arguments, distributed, guard, template
 from reer.train.data import prompt_completion
 from reer.train.mask import check_mask, render_mask
 
@@ -36,7 +35,9 @@ class TrainResult:
     resumed_from: str | None = None
     peak_memory_mb: float = 0.0
     truncated: int = 0  # samples cut at max_length: their end (often the answer) is not trained on
-    dropped: int = 0  # samples whose prompt alone filled max_length: not trained on at all
+    dropped: int = 0  # samples not trained on: over max_length (train.over_length=drop) or their prompt alone
+    eval_loss: float | None = None  # on the held-out share (train.eval_fraction)
+    main: bool = True  # rank 0 (or the only process): the one that reports
 
     @property
     def seconds_per_step(self) -> float:
@@ -56,17 +57,21 @@ def train(
 ) -> TrainResult:
     """Fine-tune ``config.base_model`` on ``samples`` (read from ``source``, recorded with the model) into
     ``out_dir``; resume if checkpoints are there (the same data and settings only, unless ``force``).
-    ``notice`` hears, before the first step, how many samples are longer than ``max_length``."""
+    ``notice`` hears, before the first step, how many samples are longer than ``max_length`` (on rank 0 only)."""
     from datasets import Dataset
 
     if not samples:
         raise ReerError(f"{source or 'the data'} holds no training samples (all filtered out? see `reer filter`)")
+    arguments.pass_through(config)  # a wrong train.sft key fails before anything is loaded
+    main = distributed.is_main()
+    tell = notice if notice and main else (lambda message: None)
     rows = [prompt_completion(s) for s in samples]
-    guard.check_resume(out_dir, guard.fingerprint(rows, config, seed), force)
-    tokenizer = _tokenizer(config)
+    guard.check_resume(out_dir, guard.fingerprint(rows, config, seed), force, write=main)
+    tokenizer = template.training_tokenizer(config)
     lengths = guard.token_lengths(rows, tokenizer)
-    if (message := guard.over_length_notice(lengths, config)) and notice:
-        notice(message)
+    for message in (guard.over_length_notice(lengths, config), arguments.precision_warning(config)):
+        if message:
+            tell(message)
     kept = (
         rows
         if config.over_length == "truncate"
@@ -74,23 +79,27 @@ def train(
     )
     if not kept:
         raise ReerError(f"every sample is longer than train.max_length={config.max_length} tokens; raise it")
-    dataset = Dataset.from_list(kept)
-    trainer = _trainer(dataset, tokenizer, out_dir, config, seed)
+    training, held_out = _split(Dataset.from_list(kept), config.eval_fraction, seed)
+    trainer = _trainer(training, held_out, tokenizer, out_dir, config, seed)
+    distributed.check_engaged(trainer)
+    trainer.accelerator.wait_for_everyone()  # rank 0 has cleared a --force folder before anyone looks in it
     if len(trainer.train_dataset) == 0:  # TRL drops samples whose prompt alone fills max_length
         raise ReerError(f"every sample's prompt is longer than train.max_length={config.max_length}; raise it")
-    first = trainer.train_dataset[0]  # TRL drops samples whose prompt fills max_length: find its source by id
-    check_mask(first, dataset[dataset["id"].index(first["id"])], tokenizer, config.max_length)
-    dropped = len(rows) - len(trainer.train_dataset)
-    truncated = sum(len(row["input_ids"]) >= config.max_length for row in trainer.train_dataset)
-    if show_sample:
-        show_sample(render_mask(trainer.train_dataset[0], tokenizer))
+    if not config.packing:  # a packed row holds several samples: the mask is checked unpacked (tests)
+        first = trainer.train_dataset[0]  # TRL drops samples whose prompt fills max_length: find its source by id
+        check_mask(first, training[training["id"].index(first["id"])], tokenizer, config.max_length)
+        if show_sample and main:
+            show_sample(render_mask(first, tokenizer))
+    dropped = len(rows) - len(held_out or []) - len(trainer.train_dataset) if not config.packing else 0
+    truncated = sum(n > config.max_length for n in lengths) if config.over_length == "truncate" else 0
     last = _last_checkpoint(out_dir)
     started = time.perf_counter()
     steps_before = _checkpoint_step(last)
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - started
-    final = _save(trainer, tokenizer, out_dir / "final", config, source, len(samples))
-    merged = _merge(trainer, tokenizer, out_dir / "merged") if merge and config.method == "lora" else None
+    eval_loss = trainer.evaluate()["eval_loss"] if held_out is not None else None
+    final = _save(trainer, tokenizer, out_dir / "final", config, source, len(samples), eval_loss)
+    merged = _merge(trainer, tokenizer, out_dir / "merged") if merge and config.method == "lora" and main else None
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return TrainResult(
         final,
@@ -102,72 +111,38 @@ def train(
         _peak_memory_mb(),
         truncated,
         dropped,
+        eval_loss,
+        main,
     )
 
 
-def _tokenizer(config: TrainConfig) -> Any:
-    from transformers import AutoTokenizer
+def _split(dataset: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """(training rows, held-out rows or None): a seeded share held out for the eval loss."""
+    if not fraction:
+        return dataset, None
+    held = max(1, round(fraction * len(dataset)))
+    if held >= len(dataset):
+        raise ConfigError(f"train.eval_fraction={fraction} leaves no training sample of {len(dataset)}; lower it")
+    parts = dataset.train_test_split(test_size=held, seed=seed)
+    return parts["train"], parts["test"]
+
+
+def _trainer(dataset: Any, held_out: Any, tokenizer: Any, out_dir: Path, config: TrainConfig, seed: int) -> Any:
+    from trl import SFTTrainer
 
     from reer.backends.models import resolve_model_path
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(config.base_model), local_files_only=True)
-
-
-def _trainer(dataset: Any, tokenizer: Any, out_dir: Path, config: TrainConfig, seed: int) -> Any:
-    from trl import SFTConfig, SFTTrainer
-
-    from reer.backends.models import resolve_model_path
-
-    model_path = resolve_model_path(config.base_model)
-    bf16, dtype = _precision(config.dtype)
-    args = SFTConfig(
-        output_dir=str(out_dir),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps or -1,
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=accumulation_steps(config),
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay,
-        # only when asked: transformers warns on the argument itself (renamed in v6)
-        **cast(dict[str, Any], {"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
-        max_length=config.max_length,
-        completion_only_loss=True,
-        bf16=bf16,
-        model_init_kwargs={"dtype": dtype},
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        report_to="none",
-        seed=seed,
-        dataset_num_proc=None,
-    )
+    turn = template.turn_end(tokenizer)
+    eos = tokenizer.convert_ids_to_tokens(turn) if turn is not None and turn != tokenizer.eos_token_id else None
+    args = arguments.sft_config(config, out_dir, seed, eos, held_out is not None)
     return SFTTrainer(
-        model=model_path, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=_lora(config)
+        model=resolve_model_path(config.base_model),
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=held_out,
+        processing_class=tokenizer,
+        peft_config=_lora(config),
     )
-
-
-def accumulation_steps(config: TrainConfig) -> int:
-    """Micro-batches per optimizer step so that devices × per-device batch × steps = the global batch."""
-    devices = int(os.environ.get("WORLD_SIZE", "1"))
-    per_step = devices * config.per_device_batch_size
-    if config.global_batch_size % per_step:
-        raise ConfigError(
-            f"train.global_batch_size={config.global_batch_size} is not a multiple of {devices} device(s) × "
-            f"train.per_device_batch_size={config.per_device_batch_size}; change one of them"
-        )
-    return config.global_batch_size // per_step
-
-
-def _precision(dtype: str) -> tuple[bool, str]:
-    """(bf16 mixed precision?, dtype the weights load in)."""
-    import torch
-
-    if dtype == "auto":
-        dtype = "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
-    return dtype == "bfloat16", dtype
 
 
 def _lora(config: TrainConfig) -> Any:
@@ -194,25 +169,33 @@ def _checkpoint_step(checkpoint: str | None) -> int:
     return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
 
 
-def _save(trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, source: str, samples: int) -> Path:
+def _save(
+    trainer: Any, tokenizer: Any, final: Path, config: TrainConfig, source: str, samples: int, eval_loss: float | None
+) -> Path:
     """The model with a generation config that stops at the end of a turn, its tokenizer and the settings; then
-    ``final/`` is checked to hold a model that loads (:func:`guard.verify_final`)."""
+    ``final/`` is checked to hold a model that loads (:func:`guard.verify_final`). Every rank takes part in
+    ``save_model`` (FSDP and ZeRO-3 gather the weights); only rank 0 writes the rest."""
     generation = trainer.model.generation_config
-    generation.eos_token_id = guard.stop_tokens(tokenizer, generation.eos_token_id)
+    generation.eos_token_id = template.stop_tokens(tokenizer, generation.eos_token_id)
     trainer.save_model(str(final))
-    generation.save_pretrained(str(final))  # a LoRA adapter folder too: `reer generate` and servers read it
-    tokenizer.save_pretrained(str(final))
-    # What the trainer really ran with, not what the launcher set: under torchrun without a distributed setup
-    # each process trains alone (WORLD_SIZE 2, trainer world size 1), and the record must say so.
-    args = trainer.args
-    world = args.world_size
-    batch = {
-        "world_size": world,
-        "global_batch": world * args.per_device_train_batch_size * args.gradient_accumulation_steps,
-    }
-    settings = {"train": config.model_dump(mode="json"), "data": source, "samples": samples} | batch
-    (final / "reer-train.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    guard.verify_final(final, lora=config.method == "lora")
+    if trainer.accelerator.is_main_process:
+        generation.save_pretrained(str(final))  # a LoRA adapter folder too: `reer generate` and servers read it
+        tokenizer.save_pretrained(str(final))
+        # What the trainer really ran with, not what the launcher set.
+        args = trainer.args
+        world = args.world_size
+        record = {
+            "train": config.model_dump(mode="json"),
+            "data": source,
+            "samples": samples,
+            "world_size": world,
+            "global_batch": world * args.per_device_train_batch_size * args.gradient_accumulation_steps,
+            "precision": arguments.precision(config)[0],
+            "eval_loss": eval_loss,
+        }
+        (final / "reer-train.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        guard.verify_final(final, lora=config.method == "lora")
+    trainer.accelerator.wait_for_everyone()
     return final
 
 
