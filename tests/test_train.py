@@ -219,6 +219,13 @@ def _tiny(tiny_model_dir, **fields) -> TrainConfig:
     return TrainConfig(**(SMALL | base | fields))
 
 
+def _same_weights(a, b) -> bool:
+    from safetensors.torch import load_file
+
+    left, right = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    return left.keys() == right.keys() and all(bool((left[k] == right[k]).all()) for k in left)
+
+
 def _lines(count: int, answer: str = "Rain taps the glass.") -> list:
     from reer.records.sample import SftSample
 
@@ -234,6 +241,8 @@ def test_resume_refuses_other_data_or_settings_unless_forced(tiny_model_dir, tmp
     assert train(_lines(2), out, config).steps == 1
     again = train(_lines(2), out, config.model_copy(update={"save_steps": 7}))  # not learned: resumes
     assert again.resumed_from and again.resumed_from.endswith("checkpoint-1")
+    assert again.steps == 0 and not (out / "checkpoint-2").exists()  # finished: no step past max_steps
+    assert _same_weights(out / "checkpoint-1", again.final)
     with pytest.raises(ConfigError, match=r"was trained with other data: rerun with the same ones, pass --force"):
         train(_lines(3), out, config)
     with pytest.raises(ConfigError, match=r"other train\.learning_rate, seed"):

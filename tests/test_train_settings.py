@@ -55,6 +55,10 @@ def test_a_base_model_whose_eos_is_not_the_turn_end_is_trained_to_stop_at_the_tu
     assert tokenizer.eos_token == "<|im_end|>"
     assert GenerationConfig.from_pretrained(result.final).eos_token_id == [im_end, endoftext]
     assert AutoConfig.from_pretrained(result.final).eos_token_id == im_end
+    kept = train(
+        _samples(2), tmp_path / "kept", TrainConfig(**SMALL, base_model=str(qwen_like_base), eos_token="<|endoftext|>")
+    )
+    assert AutoTokenizer.from_pretrained(kept.final).eos_token == "<|endoftext|>"  # train.eos_token wins
 
 
 @needs_train

@@ -343,6 +343,11 @@ class TrainConfig(StrictModel):
         description="A Jinja chat template (or a path to a .jinja file) for the base model. None: the model's own; "
         "a base model without one gets reer's (turns end in the tokenizer's eos; docs/training.md).",
     )
+    eos_token: str | None = Field(
+        None,
+        description="The token that ends a trained turn, made the tokenizer's eos and a stop token (None: the one "
+        "the chat template closes an assistant turn with).",
+    )
     eval_fraction: float = Field(
         0.0, ge=0, lt=1, description="Share of the samples held out (seeded) for an eval loss; 0: none."
     )

@@ -42,7 +42,7 @@ OWNED = {
     "seed": "--seed",
     "packing": "train.packing",
     "padding_free": "train.padding_free",
-    "eos_token": "train.chat_template (the turn's end becomes the eos)",
+    "eos_token": "train.eos_token",
     "chat_template_path": "train.chat_template",
     "eval_strategy": "train.eval_fraction",
     "eval_steps": "train.eval_steps",

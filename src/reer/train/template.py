@@ -73,6 +73,12 @@ def turn_end(tokenizer: Any) -> int | None:
     return next((i for i in tokenizer(tail, add_special_tokens=False)["input_ids"] if i in special), None)
 
 
+def turn_end_token(tokenizer: Any) -> str | None:
+    """The turn end as a token string when it is not already the eos (TRL's ``eos_token`` makes it so)."""
+    turn = turn_end(tokenizer)
+    return tokenizer.convert_ids_to_tokens(turn) if turn is not None and turn != tokenizer.eos_token_id else None
+
+
 def stop_tokens(tokenizer: Any, model_eos: int | list[int] | None) -> list[int]:
     """The turn's end first, then the base model's own eos ids (kept: text after a turn still ends there)."""
     base = [model_eos] if isinstance(model_eos, int) else list(model_eos or [])

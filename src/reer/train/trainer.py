@@ -95,7 +95,12 @@ def train(
     last = _last_checkpoint(out_dir)
     started = time.perf_counter()
     steps_before = _checkpoint_step(last)
-    trainer.train(resume_from_checkpoint=last)
+    finished = _finished_state(last)
+    if finished is None:
+        trainer.train(resume_from_checkpoint=last)
+    else:  # a rerun of a finished run: transformers would train one step past the end before it stops
+        trainer._load_from_checkpoint(last)
+        trainer.state = finished
     seconds = time.perf_counter() - started
     eval_loss = trainer.evaluate()["eval_loss"] if held_out is not None else None
     final = _save(trainer, tokenizer, out_dir / "final", config, source, len(samples), eval_loss)
@@ -132,8 +137,7 @@ def _trainer(dataset: Any, held_out: Any, tokenizer: Any, out_dir: Path, config:
 
     from reer.backends.models import resolve_model_path
 
-    turn = template.turn_end(tokenizer)
-    eos = tokenizer.convert_ids_to_tokens(turn) if turn is not None and turn != tokenizer.eos_token_id else None
+    eos = config.eos_token or template.turn_end_token(tokenizer)
     args = arguments.sft_config(config, out_dir, seed, eos, held_out is not None)
     return SFTTrainer(
         model=resolve_model_path(config.base_model),
@@ -163,6 +167,16 @@ def _last_checkpoint(out_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
     return get_last_checkpoint(str(out_dir)) if out_dir.is_dir() else None
+
+
+def _finished_state(checkpoint: str | None) -> Any:
+    """The trainer state of ``checkpoint`` if it is the end of the run (its last step taken), else None."""
+    from transformers import TrainerState
+
+    if checkpoint is None:
+        return None
+    state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    return state if state.max_steps and state.global_step >= state.max_steps else None
 
 
 def _checkpoint_step(checkpoint: str | None) -> int:
