@@ -4,7 +4,16 @@ import pytest
 
 from reer.config import FilterConfig, ModelConfig, ReerConfig, SearchConfig
 from reer.filters import failed_checks, filter_run
-from reer.filters.checks import Thinking, language_mismatch, leakage, no_conclusion, repetition, too_short, truncated
+from reer.filters.checks import (
+    Thinking,
+    language_mismatch,
+    leakage,
+    mixed_language,
+    no_conclusion,
+    repetition,
+    too_short,
+    truncated,
+)
 from reer.records import Pair
 from reer.records.trajectory import InitialTrace, Trajectory
 from reer.search.runner import synthesize
@@ -82,6 +91,43 @@ def test_language_mismatch():
     assert language_mismatch(trajectory(chinese), CONFIG)[0] == "language-mismatch"
     assert language_mismatch(trajectory(chinese, language="zh"), CONFIG) is None
     assert language_mismatch(trajectory(chinese), FilterConfig(check_language=False)) is None
+
+
+CHINESE_GOOD = (
+    "好的，用户想要一个关于孤独灯塔看守人的短篇故事。核心是已经变成习惯的孤独，读者要先感到安静。"
+    "也许应该从他的内心开始，数着日子，让沉默像一个房客。然后必须有人来。如果是大人，故事就变成救援；"
+    "一个独自划船来的女孩会更温暖，她可以带来咖啡，说明村子一直在关心他。结尾要轻，不要说教。"
+)
+
+
+def test_mixed_language_thinking_is_dropped_with_its_share_both_ways():
+    english_with_chinese = (
+        GOOD + "\n\n然后她把咖啡罐递给他，说村里的人都记得他。他不好意思地笑了，接过罐子，看着小船离开。"
+    )
+    verdict = mixed_language(trajectory(english_with_chinese), CONFIG)
+    assert verdict and verdict[0] == "mixed-language" and "(zh " in verdict[1] and verdict[1].endswith("request in en")
+    chinese_with_english = CHINESE_GOOD + "Then I will describe the lamp, the ships and the long night in plain words."
+    verdict = mixed_language(Thinking(CHINESE_GOOD, chinese_with_english, "zh"), CONFIG)
+    assert verdict and "(en " in verdict[1]
+    # The answer's language is allowed: an English request for an Arabic poem, planned in English with a draft.
+    arabic = "قصيدة عن نموذج لغوي وحيد يتحدث إلى نفسه في الليل الطويل."
+    assert mixed_language(Thinking(arabic * 3, GOOD + "\n\nDraft:\n" + arabic * 2, "en"), CONFIG) is None
+    assert mixed_language(trajectory(GOOD + "\n\nDraft:\n" + arabic * 2), CONFIG)[0] == "mixed-language"
+    assert mixed_language(trajectory(GOOD), CONFIG) is None
+    assert mixed_language(Thinking(CHINESE_GOOD, CHINESE_GOOD, "zh"), CONFIG) is None
+    assert mixed_language(trajectory(english_with_chinese), FilterConfig(max_foreign_share=1)) is None
+
+
+def test_code_names_and_quoted_words_do_not_count_as_another_language():
+    quoting = (
+        GOOD + ' The title could echo Li Bai (李白): "床前明月光" or 「静夜思」, and `print("灯塔")` is not prose.'
+    )
+    assert mixed_language(trajectory(quoting), CONFIG) is None
+    fenced = GOOD + "\n```python\n# 灯塔看守人的日记\nprint('你好，世界')\n```\n"
+    assert mixed_language(trajectory(fenced), CONFIG) is None
+    names = CHINESE_GOOD + "主角可以叫 John，灯塔模仿 Cape Hatteras，用 GPT-4 检查语气。"
+    assert mixed_language(Thinking(CHINESE_GOOD, names, "zh"), CONFIG) is None
+    assert mixed_language(trajectory("好的，" * 60), CONFIG) is None  # all Chinese: language-mismatch's case
 
 
 @pytest.fixture

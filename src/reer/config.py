@@ -283,6 +283,14 @@ class FilterConfig(StrictModel):
         0.2, gt=0, le=1, description="Leakage: share of the reference's n-grams that appear in the thinking."
     )
     check_language: bool = Field(True, description="Drop thinking not written in the request's language.")
+    max_foreign_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Mixed-language thinking: the largest share (in words, Chinese characters) of sentences in "
+        "another language than the request's; code, URLs, quoted words and short Latin names in Chinese text do "
+        "not count. 1 switches the check off.",
+    )
     processes: int | None = Field(
         None,
         ge=1,

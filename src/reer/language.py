@@ -62,3 +62,53 @@ def units(text: str) -> tuple[str, ...]:
     """Words for English, characters for Chinese, lower-cased: the unit of lengths and of verbatim overlap.
     Cached for the last few texts: the filters count, compare and fingerprint the same thinking several times."""
     return tuple(u.lower() for u in _UNIT.findall(text))
+
+
+# Mixed-language thinking: sentences written in another script than the request's language.
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
+# Quoted text, short glosses in brackets ("Li Bai (李白)") and URLs: words cited, not written in.
+_QUOTED = re.compile(
+    r"\"[^\"\n]*\"|“[^”\n]*”|「[^」\n]*」|『[^』\n]*』|《[^》\n]*》|'[^'\n]{0,40}'|[(（][^()（）\n]{1,30}[)）]|https?://\S+"
+)
+_SENTENCE = re.compile(r"[^.!?。！？；;\n]+[.!?。！？；;]*")
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# Letters of scripts that are neither Latin nor Chinese ideographs: kana, Hangul, Cyrillic, Greek, Arabic,
+# Hebrew, Devanagari, Thai.
+_OTHER_SCRIPT = re.compile(
+    "[\u3040-\u30ff\uac00-\ud7af\u0400-\u04ff\u0370-\u03ff\u0600-\u06ff\u0590-\u05ff\u0900-\u097f\u0e00-\u0e7f]"
+)
+MIN_FOREIGN_WORDS = 4  # a sentence of fewer Latin words inside Chinese thinking is a name or a term, not English
+
+
+def sentence_language(sentence: str) -> str | None:
+    """'zh', 'en' or 'other' by the script most of the sentence is written in (a Chinese character counts as a
+    word); None for a sentence with no letters."""
+    chinese = len(_CJK.findall(sentence))
+    latin = len(_LATIN_WORD.findall(sentence))
+    other = len(_OTHER_SCRIPT.findall(sentence))
+    if not chinese and not latin and not other:
+        return None
+    if other > chinese and other > latin:
+        return "other"
+    return "zh" if chinese >= latin else "en"
+
+
+def foreign_share(text: str, language: str) -> tuple[float, dict[str, float]]:
+    """The share of ``text`` (in units: Chinese characters and words) written in sentences of another language
+    than ``language`` ('en' or 'zh'), overall and per language found. Code, URLs and quoted words are left out,
+    and a short Latin phrase in Chinese text (a name, a term) counts as Chinese."""
+    plain = _QUOTED.sub(" ", _CODE.sub(" ", text))
+    total = 0
+    foreign: dict[str, int] = {}
+    for sentence in _SENTENCE.findall(plain):
+        found = sentence_language(sentence)
+        size = len(_CJK.findall(sentence)) + len(_LATIN_WORD.findall(sentence)) + len(_OTHER_SCRIPT.findall(sentence))
+        total += size
+        if found is None or found == language:
+            continue
+        if language == "zh" and found == "en" and len(_LATIN_WORD.findall(sentence)) < MIN_FOREIGN_WORDS:
+            continue
+        foreign[found] = foreign.get(found, 0) + size
+    if not total:
+        return 0.0, {}
+    return sum(foreign.values()) / total, {name: size / total for name, size in foreign.items()}

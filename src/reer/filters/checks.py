@@ -14,7 +14,7 @@ from functools import cache
 
 from reer.config import FilterConfig
 from reer.filters.repetition import describe, exceeded, repetition_measures
-from reer.language import text_language, units
+from reer.language import foreign_share, text_language, units
 from reer.overlap import longest_common_run, ngram_overlap, top_trigram_share
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
@@ -103,6 +103,25 @@ def language_mismatch(t: Thinking, config: FilterConfig) -> Verdict:
     return None
 
 
+def mixed_language(t: Thinking, config: FilterConfig) -> Verdict:
+    """Thinking in the request's language with sentences in another one: a known defect of public reasoning
+    sets (a model that switches language mid-thought), which the main-language check cannot see. The answer's
+    own language is allowed too: a request for a poem in Arabic may be planned in English with Arabic drafts."""
+    if not config.check_language or config.max_foreign_share >= 1 or t.language not in ("en", "zh"):
+        return None
+    if text_language(t.trace) != t.language:
+        return None  # written in another language altogether: language-mismatch says so
+    allowed = {t.language, text_language(t.reference)} if t.reference else {t.language}
+    found = {name: part for name, part in foreign_share(t.trace, t.language)[1].items() if name not in allowed}
+    share = sum(found.values())
+    if share > config.max_foreign_share:
+        languages = ", ".join(f"{name} {part:.0%}" for name, part in sorted(found.items(), key=lambda f: -f[1]))
+        return "mixed-language", f"{share:.0%} of the thinking is in other languages ({languages}), request in " + (
+            t.language
+        )
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     truncated,
     no_conclusion,
@@ -111,6 +130,7 @@ CHECKS: tuple[Check, ...] = (
     too_short,
     leakage,
     language_mismatch,
+    mixed_language,
 )
 
 
