@@ -89,7 +89,8 @@ def test_candidates_without_refine_tag_are_dropped_and_recorded(pair):
     assert [c.dropped for c in step.candidates] == ["no <refine> tag", "empty refinement"]
     assert all(c.scored is None for c in step.candidates) and step.chosen is None
     assert step.candidates[0].raw == "just analysis, no tag"
-    assert len(backend.scored_traces) == 1  # only the initial trace was scored
+    # only the initial trace was scored, then the reference after empty thinking (the thinking gain)
+    assert len(backend.scored_traces) == 2 and backend.scored_traces[1] == ""
 
 
 def test_capped_analysis_is_closed_and_the_paragraph_generated(pair):
@@ -136,7 +137,7 @@ def test_initial_is_scored_rejoined_or_raw(pair):
     ]:
         backend = Scripted(messy, [], lambda trace: 0.1)
         _search(backend, pair, rescore_joined=rejoined)
-        assert backend.scored_traces == [expected]
+        assert backend.scored_traces == [expected, ""]  # then the reference after empty thinking (the gain)
 
 
 def test_prompts_prefills_and_stop_strings(pair):

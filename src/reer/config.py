@@ -291,6 +291,29 @@ class FilterConfig(StrictModel):
         "another language than the request's; code, URLs, quoted words and short Latin names in Chinese text do "
         "not count. 1 switches the check off.",
     )
+    check_gain: bool = Field(
+        True,
+        description="Drop thinking that does not explain its answer: its gain (the reference's NLL after empty "
+        "thinking minus after this thinking) must clear the run's null, the gains of other items' thinking on "
+        "each reference (docs/data.md).",
+    )
+    gain_measure: Literal["plain", "clipped"] = Field(
+        "plain",
+        description="Gain on the plain mean NLL (default: separates better on small scorers, whose reference "
+        "tokens mostly sit above the clip) or on REER's clipped score.",
+    )
+    gain_null_items: int = Field(
+        200, ge=0, description="Swapped pairs scored per language for the null (one scoring pass each)."
+    )
+    gain_null_quantile: float = Field(
+        0.95, gt=0, le=1, description="Kept thinking's gain exceeds this quantile of the null's gains."
+    )
+    gain_floor: float = Field(
+        0.0, description="The threshold never goes below this (and is this when the null is too small)."
+    )
+    gain_min_null: int = Field(
+        20, ge=2, description="Fewer swapped pairs than this in a language: the floor alone is the threshold."
+    )
     processes: int | None = Field(
         None,
         ge=1,

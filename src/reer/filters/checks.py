@@ -29,12 +29,14 @@ class Thinking:
     language: str  # the request's: the thinking must be in it
     ran_out: bool = False  # generation hit its budget before </think>
     generated_tokens: int = 0  # how many tokens were generated when it did (0: not known)
+    gain: float | None = None  # thinking gain in the configured measure (None: not measured)
+    gain_threshold: float | None = None  # what it must exceed: the run's calibrated null (None: no check)
 
     @classmethod
-    def of(cls, pair: Pair, t: Trajectory) -> Thinking:
+    def of(cls, pair: Pair, t: Trajectory, gain: float | None = None, threshold: float | None = None) -> Thinking:
         ran_out = t.initial is not None and t.initial.finish_reason == "length"
         tokens = t.initial.num_tokens if t.initial else 0
-        return cls(pair.reference, t.final_trace or "", t.language, ran_out, tokens)
+        return cls(pair.reference, t.final_trace or "", t.language, ran_out, tokens, gain, threshold)
 
 
 Verdict = tuple[str, str] | None
@@ -122,6 +124,19 @@ def mixed_language(t: Thinking, config: FilterConfig) -> Verdict:
     return None
 
 
+def no_gain(t: Thinking, config: FilterConfig) -> Verdict:
+    """The thinking does not make its answer more likely than other items' thinking does: it does not explain
+    this answer (filler, the request restated, a plan for another text)."""
+    if not config.check_gain or t.gain is None or t.gain_threshold is None:
+        return None
+    if t.gain <= t.gain_threshold:
+        return "no-gain", (
+            f"gain {t.gain:+.3f} nats/token ({config.gain_measure}) ≤ {t.gain_threshold:.3f}, the run's null for "
+            f"{t.language}"
+        )
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     truncated,
     no_conclusion,
@@ -131,6 +146,7 @@ CHECKS: tuple[Check, ...] = (
     leakage,
     language_mismatch,
     mixed_language,
+    no_gain,
 )
 
 

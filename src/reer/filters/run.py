@@ -13,6 +13,7 @@ from typing import Any
 from reer.config import FilterConfig
 from reer.errors import ReerError
 from reer.filters.checks import CHECKS, Thinking, failed_checks
+from reer.filters.gain import Threshold, thresholds, value
 from reer.filters.parallel import ordered_map
 from reer.filters.quality import Features, QualityTally, features
 from reer.filters.repetition import exceeded, repetition_measures
@@ -30,6 +31,7 @@ class FilterReport:
     drops: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
     stored: bool = True  # False when the run could not be written (read-only media)
     quality: dict[str, Any] = field(default_factory=dict)  # of the kept thinking (filters.quality)
+    gain_thresholds: dict[str, Threshold] = field(default_factory=dict)  # the no-gain check's, per language
 
     @property
     def dropped(self) -> int:
@@ -43,9 +45,11 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
     """
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
-        report = judge(store.finished(logprobs=False), config)
+        found = run_thresholds(store, config)
+        report = judge(store.finished(logprobs=False), config, found)
     finally:
         store.close()
+    report.gain_thresholds = found
     rows = [
         (item, rollout, reason, detail) for (item, rollout), f in report.drops.items() for reason, detail in f.items()
     ]
@@ -63,14 +67,24 @@ def filter_run(run_dir: Path, config: FilterConfig) -> FilterReport:
     return report
 
 
-def judge(finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig) -> FilterReport:
+def judge(
+    finished: Iterable[tuple[Pair, Trajectory]], config: FilterConfig, thresholds: dict[str, Threshold] | None = None
+) -> FilterReport:
     """The verdicts on finished trajectories, counted, and the quality of the thinking kept; nothing is written."""
     report = new_report()
     tally = QualityTally(config.repetition_limits)
-    for _ in passing(finished, config, report, tally):
+    for _ in passing(finished, config, report, tally, thresholds):
         pass
     report.quality = tally.summary()
     return report
+
+
+def run_thresholds(store: RunStore, config: FilterConfig) -> dict[str, Threshold]:
+    """The no-gain thresholds of a run, from its stored null (the run's seed draws the swapped pairs)."""
+    if not config.check_gain:
+        return {}
+    seed = json.loads(store.get_meta("config") or "{}").get("seed", 0)
+    return thresholds(store, config, seed)
 
 
 def new_report() -> FilterReport:
@@ -82,16 +96,20 @@ def passing(
     config: FilterConfig,
     report: FilterReport,
     quality: QualityTally | None = None,
+    thresholds: dict[str, Threshold] | None = None,
 ) -> Iterator[tuple[Pair, Trajectory]]:
     """The trajectories that pass every check, one at a time and in order (a run of any size streams through),
-    each verdict counted into ``report`` and each kept thinking into ``quality``. The trajectories wait here
-    while their texts are judged (:func:`judged`)."""
+    each verdict counted into ``report`` and each kept thinking into ``quality``. ``thresholds`` (per language,
+    :func:`reer.filters.gain.thresholds`) are the no-gain check's; a language without one uses the floor. The
+    trajectories wait here while their texts are judged (:func:`judged`)."""
     waiting: deque[tuple[Pair, Trajectory]] = deque()
+    found = thresholds or {}
 
     def subjects() -> Iterator[tuple[tuple[str, int], Thinking]]:
         for pair, trajectory in finished:
             waiting.append((pair, trajectory))
-            yield (pair.id, trajectory.rollout), Thinking.of(pair, trajectory)
+            cut = found[trajectory.language].value if trajectory.language in found else config.gain_floor
+            yield (pair.id, trajectory.rollout), Thinking.of(pair, trajectory, value(trajectory.gain, config), cut)
 
     for kept in judged(subjects(), config, report, quality):
         pair, trajectory = waiting.popleft()

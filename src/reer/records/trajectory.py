@@ -29,6 +29,33 @@ class Scored(BaseModel):
         return cls(score=clipped_score(token_logprobs, clip), token_logprobs=token_logprobs)
 
 
+def mean_nll(token_logprobs: list[float]) -> float:
+    """Mean negative log-likelihood per scored token, unclipped: on small scorers most reference tokens sit above
+    the 2-nat clip, so the plain mean separates thinking that explains its answer better than the clipped one."""
+    if not token_logprobs:
+        raise ValueError("no scored tokens")
+    return -sum(token_logprobs) / len(token_logprobs)
+
+
+class Gain(BaseModel):
+    """Thinking gain: how much the final thinking makes its reference more likely than empty thinking, in the
+    search's own scoring format (REER.md §1). Positive: the thinking explains its answer."""
+
+    empty_score: float = Field(description="The REER score (clipped) of the reference after empty thinking.")
+    empty_nll: float = Field(description="Its plain mean NLL per scored token.")
+    thinking_score: float = Field(description="The REER score after the final thinking (the trajectory's).")
+    thinking_nll: float = Field(description="Its plain mean NLL.")
+    seconds: float = Field(0.0, description="Time spent scoring the reference after empty thinking.")
+
+    @property
+    def clipped(self) -> float:
+        return self.empty_score - self.thinking_score
+
+    @property
+    def plain(self) -> float:
+        return self.empty_nll - self.thinking_nll
+
+
 class InitialTrace(BaseModel):
     opener: str
     raw: str = Field(description="The generated continuation of the opener, as returned.")
@@ -76,6 +103,7 @@ class Trajectory(BaseModel):
     stop_reason: str | None = None
     final_trace: str | None = None
     scored_tokens: list[str] = Field(default_factory=list)
+    gain: Gain | None = None
 
     def best(self) -> Scored | None:
         """The incumbent: the last accepted candidate, else the initial trace."""

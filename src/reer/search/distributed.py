@@ -68,6 +68,7 @@ class Stage:
         elif self.kind == "finish":
             trajectory.status, trajectory.stop_reason = sent.status, sent.stop_reason
             trajectory.final_trace, trajectory.reject_reason = sent.final_trace, sent.reject_reason
+            trajectory.gain = sent.gain
             journal.save_finish(trajectory)
         else:
             journal.mark_failed(trajectory, sent.error or "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from reer import prompts
@@ -26,7 +26,8 @@ from reer.backends.base import (
 from reer.config import SearchConfig
 from reer.language import prompt_language
 from reer.records import Pair
-from reer.records.trajectory import Candidate, InitialTrace, Scored, Step, Trajectory
+from reer.records.trajectory import Candidate, Gain, InitialTrace, Scored, Step, Trajectory
+from reer.search.gain import Likelihood, Subject, gain_of, timed_empty
 from reer.search.scoring import THINK_OPEN, score_request
 from reer.search.segments import text_segments
 from reer.search.text import join_segments, parse_refinement
@@ -63,6 +64,7 @@ class Searcher:
     scorer: Scorer
     config: SearchConfig
     seed: int = 0
+    _empty: dict[str, tuple[Likelihood, float]] = field(default_factory=dict, repr=False)
 
     def run(self, pair: Pair, trajectory: Trajectory, journal: Journal) -> Trajectory:
         """Search for ``pair``, continuing ``trajectory`` from wherever it stopped."""
@@ -93,6 +95,7 @@ class Searcher:
 
         trajectory.stop_reason = self._stop_reason(trajectory, len(segments))
         trajectory.final_trace = join_segments(segments)
+        trajectory.gain = self._gain(pair, trajectory)
         trajectory.status = "done"
         journal.save_finish(trajectory)
         return trajectory
@@ -145,6 +148,18 @@ class Searcher:
         initial.score_seconds = time.perf_counter() - started
         initial.scored = Scored.of(checked_logprobs(result), self.config.clip)
         trajectory.scored_tokens = list(result.tokens)
+
+    def _gain(self, pair: Pair, trajectory: Trajectory) -> Gain | None:
+        """The thinking gain of the final trace: the reference after empty thinking is scored once per item
+        (rollouts of an item in this process share it)."""
+        best = trajectory.best()
+        if best is None or not best.token_logprobs:
+            return None
+        if pair.id not in self._empty:
+            subject = Subject(trajectory.language, pair.query, "", pair.reference)
+            self._empty[pair.id] = timed_empty(self.scorer, subject, self.config)
+        empty, seconds = self._empty[pair.id]
+        return gain_of(empty, best, seconds)
 
     def _below_threshold(self, trajectory: Trajectory) -> bool:
         best = trajectory.best()

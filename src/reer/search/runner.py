@@ -16,6 +16,7 @@ from reer.config import ReerConfig, fingerprint
 from reer.errors import ConfigError
 from reer.records import Pair
 from reer.records.trajectory import Trajectory
+from reer.search.gain import measure_run
 from reer.search.items import Journal, handed_over, open_searcher, run_item
 from reer.store import RunStore
 from reer.store.lock import RunLock
@@ -88,6 +89,8 @@ def synthesize(
                         _search_here(todo, config, journal)
                 finally:  # also after Ctrl-C: the report's wall time is the sum of these records
                     store.log_search_call(count, time.perf_counter() - started)
+            if config.filters.check_gain:  # the null the no-gain check is judged against (and old runs' gains)
+                measure_run(run_dir, config.filters, store=store)
             return summarize(store, searched_now=count, seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:
             store.close()

@@ -21,7 +21,7 @@ import orjson
 from reer.errors import ReerError
 from reer.language import prompt_language
 from reer.records import Pair
-from reer.records.trajectory import Candidate, InitialTrace, Scored, Step, Trajectory
+from reer.records.trajectory import Candidate, Gain, InitialTrace, Scored, Step, Trajectory
 from reer.store.lock import writer_pid
 from reer.store.migrations import MIGRATIONS, migrate
 
@@ -343,7 +343,9 @@ class RunStore:
         steps = self.db.execute(
             "SELECT * FROM steps WHERE item_id = ? AND rollout = ? ORDER BY step", (item_id, rollout)
         ).fetchall()
-        return self._trajectory(row, [self._step(s, logprobs) for s in steps])
+        trajectory = self._trajectory(row, [self._step(s, logprobs) for s in steps])
+        trajectory.gain = self.gain(item_id, rollout) if trajectory.status == "done" else None
+        return trajectory
 
     @staticmethod
     def _trajectory(row: sqlite3.Row, steps: list[Step] | None = None) -> Trajectory:
@@ -469,6 +471,68 @@ class RunStore:
                 "WHERE item_id = ? AND rollout = ?",
                 (t.status, t.stop_reason, t.final_trace, t.reject_reason, t.item_id, t.rollout),
             )
+            if t.gain is not None:
+                self.save_gain(t.item_id, t.rollout, t.gain)
+
+    # -- thinking gain ------------------------------------------------------------------------------
+
+    def save_gain(self, item_id: str, rollout: int, gain: Gain) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO gains (item_id, rollout, empty_score, empty_nll, thinking_score, "
+                "thinking_nll, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item_id,
+                    rollout,
+                    gain.empty_score,
+                    gain.empty_nll,
+                    gain.thinking_score,
+                    gain.thinking_nll,
+                    gain.seconds,
+                ),
+            )
+
+    def gain(self, item_id: str, rollout: int) -> Gain | None:
+        try:
+            row = self.db.execute(
+                "SELECT * FROM gains WHERE item_id = ? AND rollout = ?", (item_id, rollout)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a run made before gains, read where it cannot be upgraded
+            return None
+        return None if row is None else _gain(row)
+
+    def without_gain(self) -> list[tuple[str, int]]:
+        """Finished trajectories whose gain is not measured yet (a run made before gains), in input order."""
+        rows = self.db.execute(
+            "SELECT t.item_id, t.rollout FROM trajectories t JOIN items i ON i.id = t.item_id "
+            "LEFT JOIN gains g ON g.item_id = t.item_id AND g.rollout = t.rollout "
+            "WHERE t.status = 'done' AND g.item_id IS NULL ORDER BY i.position, t.rollout"
+        ).fetchall()
+        return [(row["item_id"], row["rollout"]) for row in rows]
+
+    def save_null(self, rows: list[tuple[str, int, str, int, str, float, float]]) -> None:
+        """Swapped pairs scored for the null: (item, rollout, other item, other rollout, language, score, nll)."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO gain_null (item_id, rollout, other_item, other_rollout, language, "
+                "swapped_score, swapped_nll) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def null_pairs(self) -> dict[tuple[str, int, str, int], tuple[str, float, float]]:
+        """(item, rollout, other item, other rollout) → (language, swapped score, swapped NLL)."""
+        try:
+            rows = self.db.execute("SELECT * FROM gain_null").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {
+            (r["item_id"], r["rollout"], r["other_item"], r["other_rollout"]): (
+                r["language"],
+                r["swapped_score"],
+                r["swapped_nll"],
+            )
+            for r in rows
+        }
 
     def mark_failed(self, t: Trajectory, error: str) -> None:
         with self._transaction() as db:
@@ -510,6 +574,16 @@ def _json(scored: Scored | None) -> str | None:
 def _scored(score: float | None, logprobs: str | None) -> Scored | None:
     """None for an unscored candidate; the token values are empty when they were not read."""
     return None if score is None else Scored(score=score, token_logprobs=orjson.loads(logprobs) if logprobs else [])
+
+
+def _gain(row: sqlite3.Row) -> Gain:
+    return Gain(
+        empty_score=row["empty_score"],
+        empty_nll=row["empty_nll"],
+        thinking_score=row["thinking_score"],
+        thinking_nll=row["thinking_nll"],
+        seconds=row["seconds"],
+    )
 
 
 def _pair(row: sqlite3.Row) -> Pair:

@@ -90,6 +90,31 @@ MIGRATIONS: list[str] = [
     ALTER TABLE trajectories ADD COLUMN initial_retries INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE steps ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: thinking gain per finished trajectory, and the null it is judged against (another item's thinking
+    # on this item's reference), so that `reer filter` never scores a pair twice, even across kills.
+    """
+    CREATE TABLE gains (
+        item_id TEXT NOT NULL,
+        rollout INTEGER NOT NULL,
+        empty_score REAL NOT NULL,
+        empty_nll REAL NOT NULL,
+        thinking_score REAL NOT NULL,
+        thinking_nll REAL NOT NULL,
+        seconds REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (item_id, rollout),
+        FOREIGN KEY (item_id, rollout) REFERENCES trajectories(item_id, rollout)
+    );
+    CREATE TABLE gain_null (
+        item_id TEXT NOT NULL,
+        rollout INTEGER NOT NULL,
+        other_item TEXT NOT NULL,
+        other_rollout INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        swapped_score REAL NOT NULL,
+        swapped_nll REAL NOT NULL,
+        PRIMARY KEY (item_id, rollout, other_item, other_rollout)
+    );
+    """,
 ]
 
 
