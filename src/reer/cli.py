@@ -442,8 +442,14 @@ def filter_(
             raise ReerError(
                 "--output is for auditing a dataset file; a run's kept trajectories go out with reer export"
             )
+        if filters.check_gain:
+            _measure_gains(target, filters)
         report = filter_run(target, filters)
         _print_filter_report(report, target, "finished trajectories")
+        if report.gain_thresholds:
+            from reer.filters.gain import describe
+
+            console.print(f"no-gain thresholds: {describe(report.gain_thresholds)}", markup=False)
         if not report.stored:
             err.print("note: the run cannot be written (read-only?), so these verdicts were not stored in it")
         return
@@ -460,6 +466,28 @@ def filter_(
             markup=False,
         )
     raise typer.Exit(EXIT_PROBLEMS if audit.problems else 0)
+
+
+def _measure_gains(run_dir: Path, filters: Any) -> None:
+    """The thinking gains a run lacks (made before gains) and the null they are judged against, scored with the
+    run's own scorer; a run being written is left to its writer, which measures them when its search ends."""
+    from rich.progress import Progress as Bar
+
+    from reer.search.gain import measure_run
+    from reer.store.lock import writer_pid
+
+    if writer_pid(run_dir) is not None:
+        err.print("note: the run is being written; its writer measures the thinking gains when the search ends")
+        return
+    with Bar(console=err, transient=True) as bar:
+        task = bar.add_task("thinking gain", total=None)
+        done = measure_run(run_dir, filters, lambda n, total: bar.update(task, completed=n, total=total))
+    if done.scored:
+        err.print(
+            f"thinking gain: {done.measured} trajectories and {done.null_scored} swapped pairs scored in "
+            f"{done.seconds:.1f} s",
+            highlight=False,
+        )
 
 
 def _print_filter_report(report: Any, target: Path, what: str) -> None:

@@ -26,9 +26,10 @@ from reer.export.card import CardFacts, render_card
 from reer.export.records import trajectory_row
 from reer.export.template_check import check_template
 from reer.filters import FilterReport
+from reer.filters.gain import describe as describe_gain
 from reer.filters.parallel import ordered_map
 from reer.filters.quality import QualityTally, features
-from reer.filters.run import new_report, passing
+from reer.filters.run import new_report, passing, run_thresholds
 from reer.records import Pair
 from reer.records.formats import WRITERS, Row, file_name, read_samples
 from reer.records.markup import convert_all, describe
@@ -94,6 +95,11 @@ def export_dataset(
         facts.notes.append(f"{mix} holds only {len(mixed)} samples: fewer than the ratio asked for.")
     if mix:
         facts.notes.append(f"Reasoning markup in {mix.name}: {describe(markup)}.")
+    if report is not None and report.gain_thresholds:
+        facts.notes.append(
+            "Thinking gain (the reference's NLL after empty thinking minus after the thinking, in the search's "
+            f"scoring format): kept thinking clears {describe_gain(report.gain_thresholds)}."
+        )
     _write_folder(out_dir, fmt, rows, facts)
     return ExportResult(out_dir / file_name(fmt), len(rows), len(samples), len(mixed), report)
 
@@ -132,7 +138,9 @@ def finished_trajectories(run_dir: Path, filters: FilterConfig | None) -> list[t
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
         finished = store.finished(logprobs=False)
-        return list(passing(finished, filters, new_report()) if filters else finished)
+        return list(
+            passing(finished, filters, new_report(), None, run_thresholds(store, filters)) if filters else finished
+        )
     finally:
         store.close()
 
@@ -156,12 +164,15 @@ def _kept(
     store = RunStore.open_existing(run_dir, readonly=True)
     try:
         report = new_report() if filters else None
+        found = run_thresholds(store, filters) if filters else {}
+        if report is not None:
+            report.gain_thresholds = found
         finished = store.finished(logprobs=False)
         kept = [
             _Kept(
                 trajectory_sample(pair, t), trajectory_row(pair, t) if records else None, t.initial_score, t.final_score
             )
-            for pair, t in (passing(finished, filters, report) if filters and report else finished)
+            for pair, t in (passing(finished, filters, report, None, found) if filters and report else finished)
         ]
         search = json.loads(store.get_meta("config") or "{}")
         statuses = store.status_counts()
