@@ -213,6 +213,9 @@ def _print_summary(summary: Any, run_dir: Path) -> None:
             table.add_row(status, str(summary.counts[status]))
     if summary.mean_initial is not None:
         table.add_row("mean score initial → final", f"{summary.mean_initial:.4f} → {summary.mean_final:.4f}")
+    measured, plain, clipped = summary.gains
+    if measured and plain is not None and clipped is not None:
+        table.add_row(f"mean thinking gain ({measured} measured)", f"{plain:+.4f} plain NLL, {clipped:+.4f} clipped")
     if summary.retries:
         table.add_row("server requests retried", str(summary.retries))
     table.add_row("searched in this call", str(summary.searched_now))

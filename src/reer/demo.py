@@ -38,7 +38,8 @@ LIMITS = (
     "SmolLM2-135M shows every stage working (search, scores going down, resume, filters, export), but it is no "
     "source of training data: it never closes its thinking (the demo keeps thinking cut at its token budget), it "
     "loops unless a frequency penalty stops it (the demo uses one), and even its loop-free thinking wanders off "
-    "the request, which no check measures. Real data needs a capable generator."
+    "the request: it does not make the reference any more likely than empty thinking, so the no-gain check drops "
+    "it. Real data needs a capable generator."
 )
 
 

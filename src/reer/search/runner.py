@@ -31,6 +31,7 @@ class RunSummary:
     seconds: float
     conflicts: list[str] = field(default_factory=list)
     retries: int = 0  # requests server backends sent again, over the run
+    gains: tuple[int, float | None, float | None] = (0, None, None)  # (measured, mean plain, mean clipped)
 
     @property
     def total(self) -> int:
@@ -169,6 +170,7 @@ def summarize(
         seconds=seconds,
         conflicts=conflicts or [],
         retries=store.retries(),
+        gains=store.mean_gain(),
     )
 
 

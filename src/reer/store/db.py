@@ -251,6 +251,16 @@ class RunStore:
         ).fetchone()
         return row[0], row[1]
 
+    def mean_gain(self) -> tuple[int, float | None, float | None]:
+        """(trajectories with a gain, mean plain gain, mean clipped gain) over finished trajectories."""
+        try:
+            row = self.db.execute(
+                "SELECT COUNT(*), AVG(empty_nll - thinking_nll), AVG(empty_score - thinking_score) FROM gains"
+            ).fetchone()
+        except sqlite3.OperationalError:  # a run made before gains, read where it cannot be upgraded
+            return 0, None, None
+        return row[0], row[1], row[2]
+
     def retries(self) -> int:
         """Requests server backends sent again, over the whole run."""
         initial = self.db.execute("SELECT COALESCE(SUM(initial_retries), 0) FROM trajectories").fetchone()[0]
