@@ -125,3 +125,41 @@ def test_gain_is_stored_with_each_trajectory_and_refilled_for_a_run_made_before(
     strict = FilterConfig(gain_floor=100.0)
     report = filter_run(tmp_path / "run", strict)
     assert report.reasons["no-gain"] == 4 and "the floor" in report.gain_thresholds["en"].describe()
+
+
+@needs_embedded
+def test_reer_score_scores_every_row_shape_with_the_gain(tmp_path):
+    """`reer score` on a chat export and on DeepWriting-20K's prompt/solution shape: the same scores for the same
+    rows, and each text's own plan gains more than another text's plan (the embedded model, in-process)."""
+    import json
+    import subprocess
+    import sys
+
+    chat, deepwriting = tmp_path / "chat.jsonl", tmp_path / "deepwriting.jsonl"
+    rows = [(f"t{k}", query, plan, reference) for k, (query, reference, plan) in enumerate(TEXTS)]
+    rows.append(("swapped", TEXTS[0][0], TEXTS[1][2], TEXTS[0][1]))
+    with chat.open("w") as out, deepwriting.open("w") as other:
+        for row_id, query, plan, reference in rows:
+            answer = f"<think>\n{plan}\n</think>\n\n{reference}"
+            messages = [{"role": "user", "content": query}, {"role": "assistant", "content": answer}]
+            out.write(json.dumps({"id": row_id, "messages": messages}) + "\n")
+            other.write(json.dumps({"id": row_id, "prompt": query, "solution": answer}) + "\n")
+    scored = {}
+    for path in (chat, deepwriting):
+        run = subprocess.run(
+            [sys.executable, "-m", "reer", "score", str(path), "-o", str(path.with_suffix(".scores.jsonl"))],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert f"scored {len(rows)} rows" in run.stdout
+        scored[path.name] = [json.loads(line) for line in path.with_suffix(".scores.jsonl").read_text().splitlines()]
+    first, second = scored.values()
+    assert [r["id"] for r in first] == [r[0] for r in rows]
+    for a, b in zip(first, second, strict=True):
+        assert a["gain"] == pytest.approx(b["gain"], abs=1e-4) and a["reer_score"] == pytest.approx(
+            b["reer_score"], abs=1e-4
+        )
+        assert a["gain"] == pytest.approx(a["empty_nll"] - a["nll"]) and 0 <= a["reer_score"] <= 2.0
+    by_id = {r["id"]: r for r in first}
+    assert by_id["t0"]["gain"] > 0.5 > by_id["swapped"]["gain"]

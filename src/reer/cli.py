@@ -571,6 +571,40 @@ def export(
 
 
 @app.command()
+def score(
+    data: Annotated[
+        Path, typer.Argument(help="An SFT file in any shape reer reads or exports (request, thinking, answer).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL: one line of scores per row.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Score each row the search's way with the configured scorer (in-process or a server): the answer's REER
+    score and plain NLL after its thinking and after empty thinking, and the thinking gain."""
+    import json
+
+    from rich.progress import Progress as Bar
+
+    from reer.backends import load_backend
+    from reer.export.dataset import load_samples
+    from reer.search.gain import score_samples
+
+    cfg = _config(config, set_)
+    samples = load_samples(data)
+    scorer = load_backend(cfg.scorer_model, "score", "scorer")
+    with Bar(console=err, transient=True) as bar:
+        task = bar.add_task("scoring", total=len(samples))
+        rows = score_samples(scorer, samples, cfg.search, lambda n, total: bar.update(task, completed=n))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(output.name + ".tmp")
+    temporary.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    temporary.replace(output)
+    gains = [float(row["gain"]) for row in rows]
+    mean = f"; mean gain {sum(gains) / len(gains):+.4f} nats/token" if gains else ""
+    console.print(f"scored {len(rows)} rows into {visible(output)}{mean}", markup=False)
+
+
+@app.command()
 def train(
     data: Annotated[Path, typer.Argument(help="An export folder, an SFT file (any export format) or a run directory.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for checkpoints and the final model.")],

@@ -19,6 +19,8 @@ from reer.backends import load_backend
 from reer.backends.base import Scorer, checked_logprobs
 from reer.config import FilterConfig, ReerConfig, SearchConfig
 from reer.filters.gain import finished_with_gain, null_key, partners
+from reer.language import prompt_language
+from reer.records.sample import SftSample
 from reer.records.trajectory import Gain, Scored, mean_nll
 from reer.search.scoring import score_request
 from reer.store import RunStore
@@ -79,6 +81,42 @@ def timed_empty(scorer: Scorer, subject: Subject, config: SearchConfig) -> tuple
     started = time.perf_counter()
     empty = likelihoods(scorer, [Subject(subject.language, subject.query, "", subject.reference)], config)[0]
     return empty, time.perf_counter() - started
+
+
+def score_samples(
+    scorer: Scorer, samples: Sequence[SftSample], config: SearchConfig, progress: Progress | None = None
+) -> list[dict[str, float | str | int]]:
+    """Each (request, thinking, answer) sample scored the search's way: the answer's exact REER score and plain
+    NLL after its thinking and after empty thinking, and the gains. What comparing datasets, or a reward on the
+    reference likelihood, calls."""
+    rows: list[dict[str, float | str | int]] = []
+    for batch in _chunks(list(samples), BATCH // 2):
+        subjects = []
+        for sample in batch:
+            language = prompt_language(sample.prompt)
+            subjects += [
+                Subject(language, sample.prompt, sample.thinking, sample.answer),
+                Subject(language, sample.prompt, "", sample.answer),
+            ]
+        found = likelihoods(scorer, subjects, config)
+        for k, sample in enumerate(batch):
+            thought, empty = found[2 * k], found[2 * k + 1]
+            rows.append(
+                {
+                    "id": sample.id,
+                    "language": subjects[2 * k].language,
+                    "reer_score": thought.score,
+                    "nll": thought.nll,
+                    "empty_reer_score": empty.score,
+                    "empty_nll": empty.nll,
+                    "gain": empty.nll - thought.nll,
+                    "gain_clipped": empty.score - thought.score,
+                    "scored_tokens": thought.tokens,
+                }
+            )
+        if progress:
+            progress(len(rows), len(samples))
+    return rows
 
 
 # -- the gain pass over a run -------------------------------------------------------------------------------
