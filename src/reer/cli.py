@@ -477,10 +477,14 @@ def _measure_gains(run_dir: Path, filters: Any) -> None:
     from rich.progress import Progress as Bar
 
     from reer.search.gain import measure_run
+    from reer.store.db import DB_NAME
     from reer.store.lock import writer_pid
 
     if writer_pid(run_dir) is not None:
         err.print("note: the run is being written; its writer measures the thinking gains when the search ends")
+        return
+    if not os.access(run_dir, os.W_OK) or not os.access(run_dir / DB_NAME, os.W_OK):
+        err.print("note: the run cannot be written (read-only?): thinking gains not yet measured stay unmeasured")
         return
     with Bar(console=err, transient=True) as bar:
         task = bar.add_task("thinking gain", total=None)

@@ -90,11 +90,20 @@ def synthesize(
                         _search_here(todo, config, journal)
                 finally:  # also after Ctrl-C: the report's wall time is the sum of these records
                     store.log_search_call(count, time.perf_counter() - started)
-            if config.filters.check_gain:  # the null the no-gain check is judged against (and old runs' gains)
-                measure_run(run_dir, config.filters, store=store)
+            if config.filters.check_gain:
+                _measure_gains(run_dir, config, store)
             return summarize(store, searched_now=count, seconds=time.perf_counter() - started, conflicts=conflicts)
         finally:
             store.close()
+
+
+def _measure_gains(run_dir: Path, config: ReerConfig, store: RunStore) -> None:
+    """The null the no-gain check is judged against (and an older run's gains). Best effort: every trajectory is
+    already saved, and `reer filter` measures whatever this leaves (a scorer that fails here fails nothing)."""
+    try:
+        measure_run(run_dir, config.filters, store=store)
+    except Exception as exc:  # noqa: BLE001 - recorded, and redone by `reer filter`
+        store.log_event("gain_pass_failed", f"{type(exc).__name__}: {exc}; `reer filter` measures the rest")
 
 
 def _search_here(todo: list[tuple[Pair, Trajectory]], config: ReerConfig, journal: Journal) -> None:
