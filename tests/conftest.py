@@ -118,7 +118,7 @@ class Memory:
 
 def without_timings(t: Any) -> dict[str, Any]:
     """A trajectory's record without its wall-clock fields, to compare two runs of the same search."""
-    data = t.model_dump(exclude={"initial": {"generate_seconds", "score_seconds"}})
+    data = t.model_dump(exclude={"initial": {"generate_seconds", "score_seconds"}, "gain": {"seconds"}})
     for step in data["steps"]:
         del step["generate_seconds"], step["score_seconds"]
     return data
