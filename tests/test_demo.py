@@ -45,7 +45,8 @@ def test_demo_runs_end_to_end(demo_run):
     assert "Made with reer " in card and "https://github.com/)" not in card
     assert f"| finished trajectories | {len(rows)} |" in card
     assert len(rows) == 4 or "| trajectories in the run | 4 |" in card  # rejected items are counted too
-    assert "language:\n- en\n" in card and "Truncated thinking kept" in card
+    assert (not samples or "language:\n- en\n" in card) and "Truncated thinking kept" in card
+    assert "Thinking gain" in card and "no-gain" in result.stdout  # measured on every finished trajectory
     assert "**Loop control at generation**: `frequency_penalty` 0.5" in card
     assert not samples or ("| arena-hard-v2.0" in card and "## Quality of the thinking" in card)
     assert "never closes its thinking" in result.stdout and "Real data needs a capable generator" in result.stdout
