@@ -20,8 +20,9 @@ from reer.backends.base import Scorer, checked_logprobs
 from reer.config import FilterConfig, ReerConfig, SearchConfig
 from reer.filters.gain import finished_with_gain, null_key, partners
 from reer.language import prompt_language
+from reer.records import Pair
 from reer.records.sample import SftSample
-from reer.records.trajectory import Gain, Scored, mean_nll
+from reer.records.trajectory import Gain, Scored, Trajectory, mean_nll
 from reer.search.scoring import score_request
 from reer.store import RunStore
 
@@ -161,11 +162,14 @@ def measure_run(
 
 def pending(store: RunStore, filters: FilterConfig, seed: int) -> tuple[list[tuple[str, int]], list[tuple[int, int]]]:
     """(trajectories without a gain, swapped pairs of the null not scored yet)."""
-    missing = store.without_gain()
-    finished = finished_with_gain(store)
+    return store.without_gain(), _null_todo(store, finished_with_gain(store), filters, seed)
+
+
+def _null_todo(
+    store: RunStore, finished: Sequence[tuple[Pair, Trajectory]], filters: FilterConfig, seed: int
+) -> list[tuple[int, int]]:
     known = store.null_pairs()
-    swaps = partners(finished, filters, seed)
-    return missing, [(i, j) for i, j in swaps if null_key(finished, i, j) not in known]
+    return [(i, j) for i, j in partners(finished, filters, seed) if null_key(finished, i, j) not in known]
 
 
 def measure(
@@ -181,7 +185,7 @@ def measure(
         if progress:
             progress(report.measured, len(missing))
     finished = finished_with_gain(store)
-    todo = pending(store, filters, config.seed)[1]
+    todo = _null_todo(store, finished, filters, config.seed)
     total = report.measured + len(todo)
     for swaps in _chunks(todo, BATCH):
         subjects = [

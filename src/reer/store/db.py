@@ -587,13 +587,7 @@ def _scored(score: float | None, logprobs: str | None) -> Scored | None:
 
 
 def _gain(row: sqlite3.Row) -> Gain:
-    return Gain(
-        empty_score=row["empty_score"],
-        empty_nll=row["empty_nll"],
-        thinking_score=row["thinking_score"],
-        thinking_nll=row["thinking_nll"],
-        seconds=row["seconds"],
-    )
+    return Gain(**{name: row[name] for name in Gain.model_fields})
 
 
 def _pair(row: sqlite3.Row) -> Pair:
